@@ -1,0 +1,1 @@
+"""Model definitions: config in, tensors out. No I/O, no globals."""

@@ -1,0 +1,40 @@
+"""What every face parser shares: its output type and the input normalisation it owns.
+
+Parsers take images in [-1, 1] (the same tensor the editor takes) and normalise them internally with the
+mean/std stored in their config, so no caller ever has to know which statistics a checkpoint was trained with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from diffusers.utils import BaseOutput
+
+from .validation import check_image
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class FaceParserOutput(BaseOutput):
+    """Per-pixel class logits at input resolution.
+
+    Args:
+        logits: (B, num_classes, H, W) main-head logits.
+        aux_logits: auxiliary-head logits at the same shape (training only; empty otherwise).
+    """
+
+    logits: torch.Tensor
+    aux_logits: tuple[torch.Tensor, ...] = ()
+
+
+def normalize_parser_input(
+    images: torch.Tensor, mean: tuple[float, ...] | list[float], std: tuple[float, ...] | list[float]
+) -> torch.Tensor:
+    """Validate [-1, 1] images and map them to the parser's normalised space ``((x + 1) / 2 - mean) / std``."""
+    check_image(images, "images", channels=len(mean))
+    mean_t = torch.tensor(mean, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+    return ((images + 1) * 0.5 - mean_t) / std_t
