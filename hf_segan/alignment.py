@@ -1,0 +1,250 @@
+"""Find faces in photos, crop them onto the canonical template, and paste edited crops back.
+
+The editor only ever sees square crops whose eyes sit at ``CANONICAL_EYE_CENTERS``; the dataset converters crop
+training faces with this same module, so a face cropped from a user's photo at inference looks like the faces
+the models were trained on. Detection uses the Haar cascades that ship inside ``opencv-python-headless``, so
+nothing is downloaded and the whole path runs on CPU.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .constants import CANONICAL_EYE_CENTERS
+
+Point = tuple[float, float]
+
+#: Where the eyes sit in a Haar frontal-face box: eye distance as a fraction of the box width, eye line as a
+#: fraction of the box height (the eye cascade puts them at 0.47-0.50 and 0.35-0.38 of the face cascade's box on
+#: scikit-image's astronaut photo). Aligning a face whose eyes were not found with these keeps box- and
+#: eye-aligned crops alike.
+_BOX_EYE_DISTANCE = 0.48
+_BOX_EYE_HEIGHT = 0.37
+
+#: Face-shaped paste region in crop coordinates (fractions of the crop side): an ellipse covering brows, eyes,
+#: nose, mouth and chin of a face on the canonical template, but not the hair or the background.
+_PASTE_ELLIPSE_CENTER = (0.5, 0.56)
+_PASTE_ELLIPSE_AXES = (0.34, 0.42)
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """An axis-aligned face box in photo pixels, optionally with the eye centres (image-left eye first)."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    eye_centers: tuple[Point, Point] | None = None
+
+    @property
+    def area(self) -> float:
+        return self.width * self.height
+
+
+@dataclass(frozen=True)
+class AlignedFace:
+    """A canonical face crop and the similarity transforms between it and the photo it came from.
+
+    ``matrix`` maps photo pixel coordinates to crop coordinates (2x3, for ``cv2.warpAffine``); ``inverse`` maps
+    back, which is what :func:`paste_face` uses.
+    """
+
+    crop: np.ndarray
+    matrix: np.ndarray
+    inverse: np.ndarray
+    box: FaceBox
+
+    @property
+    def size(self) -> int:
+        return self.crop.shape[0]
+
+
+def check_rgb(image: np.ndarray, name: str = "image") -> None:
+    """Raise a ValueError unless ``image`` is an (H, W, 3) uint8 RGB array."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array, got {type(image).__name__}.")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(
+            f"{name} must be an RGB uint8 array shaped (H, W, 3), got dtype {image.dtype} and shape {image.shape}; "
+            "convert grayscale or RGBA photos to RGB first (e.g. PIL's Image.convert('RGB'))."
+        )
+    if image.shape[0] < 2 or image.shape[1] < 2:
+        raise ValueError(f"{name} must be at least 2x2 pixels, got shape {image.shape}.")
+
+
+@functools.cache
+def _cascade(name: str) -> cv2.CascadeClassifier:
+    """Load one of OpenCV's bundled Haar cascades once per process (loading parses a large XML file)."""
+    cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, name))
+    if cascade.empty():
+        raise OSError(f"Could not load the OpenCV Haar cascade {name!r} from {cv2.data.haarcascades}.")
+    return cascade
+
+
+def detect_faces(rgb: np.ndarray, max_side: int = 640, min_face_fraction: float = 0.08) -> list[FaceBox]:
+    """Frontal faces in an RGB photo, largest first, with eye centres when both eyes are found.
+
+    Detection runs on a grayscale copy downscaled so its longer side is at most ``max_side`` (cascades are slow
+    on large photos and gain nothing from the extra pixels); boxes are mapped back to the input's pixels. Faces
+    narrower than ``min_face_fraction`` of the shorter image side are ignored.
+    """
+    check_rgb(rgb, "rgb")
+    if max_side < 32:
+        raise ValueError(f"max_side must be at least 32 pixels, got {max_side}.")
+    if not 0 < min_face_fraction < 1:
+        raise ValueError(f"min_face_fraction must be in (0, 1), got {min_face_fraction}.")
+    scale = min(1.0, max_side / max(rgb.shape[:2]))
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if scale < 1.0:
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    gray = cv2.equalizeHist(gray)
+    min_side = max(24, round(min_face_fraction * min(gray.shape)))
+    boxes = np.empty((0, 4))
+    for name in ("haarcascade_frontalface_default.xml", "haarcascade_frontalface_alt2.xml"):
+        found = _cascade(name).detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
+        if len(found):
+            boxes = np.asarray(found, dtype=np.float64)
+            break
+    faces = []
+    for x, y, w, h in boxes:
+        eyes = _detect_eyes(gray, int(x), int(y), int(w), int(h))
+        if eyes is not None:
+            eyes = tuple((float(ex / scale), float(ey / scale)) for ex, ey in eyes)
+        faces.append(FaceBox(float(x / scale), float(y / scale), float(w / scale), float(h / scale), eyes))
+    return sorted(faces, key=lambda face: face.area, reverse=True)
+
+
+def _detect_eyes(gray: np.ndarray, x: int, y: int, w: int, h: int) -> tuple[Point, Point] | None:
+    """Both eye centres inside the upper half of a face box, or None unless one eye is found on each side."""
+    top, bottom = y + h // 8, y + h * 11 // 20
+    roi = gray[top:bottom, x : x + w]
+    min_eye = max(8, w // 8)
+    found = _cascade("haarcascade_eye.xml").detectMultiScale(
+        roi, scaleFactor=1.1, minNeighbors=3, minSize=(min_eye, min_eye), maxSize=(w // 2, w // 2)
+    )
+    left = [(ex, ey, ew, eh) for ex, ey, ew, eh in found if ex + ew / 2 < w / 2]
+    right = [(ex, ey, ew, eh) for ex, ey, ew, eh in found if ex + ew / 2 >= w / 2]
+    if not left or not right:
+        return None
+    centers = []
+    for candidates in (left, right):
+        ex, ey, ew, eh = max(candidates, key=lambda eye: eye[2] * eye[3])
+        centers.append((x + ex + ew / 2, top + ey + eh / 2))
+    return centers[0], centers[1]
+
+
+def _similarity_from_points(src: tuple[Point, Point], dst: tuple[Point, Point]) -> np.ndarray:
+    """The 2x3 rotation + uniform scale + translation mapping two source points exactly onto two targets."""
+    p1, p2 = (complex(*point) for point in src)
+    q1, q2 = (complex(*point) for point in dst)
+    if abs(p2 - p1) < 1e-6:
+        raise ValueError(f"The two eye centres {src} coincide; cannot derive a face alignment from them.")
+    a = (q2 - q1) / (p2 - p1)
+    b = q1 - a * p1
+    return np.array([[a.real, -a.imag, b.real], [a.imag, a.real, b.imag]], dtype=np.float64)
+
+
+def _box_eye_centers(box: FaceBox) -> tuple[Point, Point]:
+    """Where the eyes of a frontal face usually sit inside a detector box."""
+    eye_y = box.y + _BOX_EYE_HEIGHT * box.height
+    center_x = box.x + box.width / 2
+    half = _BOX_EYE_DISTANCE * box.width / 2
+    return (center_x - half, eye_y), (center_x + half, eye_y)
+
+
+def _warp(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """``cv2.warpAffine`` that area-downsamples first when shrinking by more than 2x, so crops do not alias."""
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if scale < 0.5:
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        # cv2.resize maps source pixel centres as dst = scale * src + (scale - 1) / 2; undo that in the matrix.
+        shift = (1 - scale) / (2 * scale)
+        matrix = np.concatenate([matrix[:, :2] / scale, matrix[:, 2:] + matrix[:, :2] @ [[shift], [shift]]], axis=1)
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def align_face(
+    rgb: np.ndarray,
+    box: FaceBox,
+    size: int = 128,
+    margin: float = 1.0,
+    eye_centers: tuple[Point, Point] | None = None,
+) -> AlignedFace:
+    """Crop a face onto the canonical ``size`` x ``size`` template with a similarity transform.
+
+    The eye centres (``eye_centers`` if given, e.g. from dataset landmarks, else ``box.eye_centers`` from the
+    detector; image-left eye first) are mapped onto ``CANONICAL_EYE_CENTERS``, which also levels a tilted head.
+    Without eyes the box is mapped to where a frontal face box sits on the same template. ``margin`` > 1 zooms
+    out around the crop centre to keep more context (1 = the template the models are trained on). Pixels
+    beyond the photo's border repeat its edge.
+    """
+    check_rgb(rgb, "rgb")
+    if not isinstance(size, int) or size < 8:
+        raise ValueError(f"size must be an integer of at least 8 pixels, got {size!r}.")
+    if not margin > 0:
+        raise ValueError(f"margin must be positive, got {margin}.")
+    if not (box.width > 0 and box.height > 0):
+        raise ValueError(f"The face box must have a positive width and height, got {box}.")
+    eyes = eye_centers or box.eye_centers or _box_eye_centers(box)
+    target = tuple(
+        (size * (0.5 + (cx - 0.5) / margin), size * (0.5 + (cy - 0.5) / margin)) for cx, cy in CANONICAL_EYE_CENTERS
+    )
+    matrix = _similarity_from_points(eyes, target)
+    crop = _warp(rgb, matrix, size)
+    return AlignedFace(crop=crop, matrix=matrix, inverse=cv2.invertAffineTransform(matrix), box=box)
+
+
+def paste_mask(size: int, feather: float = 0.08) -> np.ndarray:
+    """The float32 blend weight of a face crop: 1 on the face, a smooth ramp at its edge, exactly 0 elsewhere.
+
+    The ramp (``feather`` times the crop side wide) lies inside the face ellipse: the ellipse is shrunk by the
+    blur radius before blurring, and a finite Gaussian kernel cannot spread weight past its own radius.
+    """
+    if not 0 <= feather < 0.3:
+        raise ValueError(f"feather must be in [0, 0.3) (a fraction of the crop side), got {feather}.")
+    radius = round(feather * size / 2)
+    center = (round(_PASTE_ELLIPSE_CENTER[0] * size), round(_PASTE_ELLIPSE_CENTER[1] * size))
+    axes = (round(_PASTE_ELLIPSE_AXES[0] * size) - radius, round(_PASTE_ELLIPSE_AXES[1] * size) - radius)
+    mask = np.zeros((size, size), dtype=np.float32)
+    cv2.ellipse(mask, center, axes, 0, 0, 360, 1.0, thickness=-1)
+    if radius > 0:
+        mask = cv2.GaussianBlur(mask, (2 * radius + 1, 2 * radius + 1), sigmaX=radius / 2)
+    return mask
+
+
+def paste_face(photo: np.ndarray, edited_crop: np.ndarray, aligned: AlignedFace, feather: float = 0.08) -> np.ndarray:
+    """Warp an edited crop back into the photo and blend it in over the face only.
+
+    Pixels outside the face region are copied from ``photo`` unchanged (byte-identical): the blend is applied
+    only where the warped :func:`paste_mask` is positive. Returns a new array; ``photo`` is not modified.
+    """
+    check_rgb(photo, "photo")
+    check_rgb(edited_crop, "edited_crop")
+    if edited_crop.shape != aligned.crop.shape:
+        raise ValueError(
+            f"edited_crop must have the aligned crop's shape {aligned.crop.shape}, got {edited_crop.shape}."
+        )
+    height, width = photo.shape[:2]
+    weight = cv2.warpAffine(
+        paste_mask(aligned.size, feather),
+        aligned.inverse,
+        (width, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    face = cv2.warpAffine(
+        edited_crop, aligned.inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    inside = weight > 0
+    alpha = weight[inside][:, None]
+    result = photo.copy()
+    blended = alpha * face[inside].astype(np.float32) + (1 - alpha) * photo[inside].astype(np.float32)
+    result[inside] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    return result

@@ -1,0 +1,49 @@
+"""``hf-segan prepare-dataset``: convert a dataset's original release into an HF dataset folder."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..data.convert import CONVERTERS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "prepare-dataset",
+        help="Convert CelebAMask-HQ, AffectNet or RaFD (as downloaded) into a datasets folder.",
+        description=(
+            "Convert a dataset's original release (which you obtain under its licence) into parquet shards and a "
+            "dataset card that datasets.load_dataset(OUT_DIR) reads. Skipped files are listed with their reason."
+        ),
+    )
+    parser.add_argument("dataset", choices=sorted(CONVERTERS), help="which dataset SRC_ROOT holds")
+    parser.add_argument("src_root", metavar="SRC_ROOT", help="root folder of the original release")
+    parser.add_argument("out_dir", metavar="OUT_DIR", help="folder to create (must not exist unless --overwrite)")
+    parser.add_argument(
+        "--image-size", type=int, help="side of the stored square images (default: 512 CelebAMask-HQ, 256 others)"
+    )
+    parser.add_argument("--max-per-class", type=int, help="keep at most this many images per expression and split")
+    parser.add_argument("--limit", type=int, help="keep at most this many rows per split (for quick trials)")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT_DIR if it exists")
+    parser.add_argument("--cameras", nargs="+", help="RaFD only: camera angles to keep (default: frontal 090)")
+    parser.add_argument("--test-fraction", type=float, help="RaFD only: fraction of subjects held out (default 0.2)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    options = {"limit": args.limit, "overwrite": args.overwrite}
+    if args.image_size is not None:
+        options["image_size"] = args.image_size
+    if args.max_per_class is not None:
+        if args.dataset == "celebamask-hq":
+            raise ValueError("--max-per-class applies to expression datasets (affectnet, rafd), not celebamask-hq.")
+        options["max_per_class"] = args.max_per_class
+    rafd_options = {"cameras": args.cameras and tuple(args.cameras), "test_fraction": args.test_fraction}
+    for name, value in rafd_options.items():
+        if value is not None:
+            if args.dataset != "rafd":
+                raise ValueError(f"--{name.replace('_', '-')} applies to rafd only, not {args.dataset}.")
+            options[name] = value
+    summary = CONVERTERS[args.dataset](args.src_root, args.out_dir, **options)
+    print(summary.format())
+    return 0

@@ -1,0 +1,177 @@
+"""Face detection, canonical alignment and paste-back on a real photo (scikit-image's public-domain astronaut)."""
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from hf_segan.alignment import AlignedFace, FaceBox, align_face, detect_faces, paste_face, paste_mask
+from hf_segan.constants import CANONICAL_EYE_CENTERS
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    return data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def face(photo) -> FaceBox:
+    faces = detect_faces(photo)
+    assert faces, "the astronaut's face must be found"
+    return faces[0]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / mse))
+
+
+def face_footprint(aligned: AlignedFace, shape: tuple[int, int], threshold: float) -> np.ndarray:
+    """Photo pixels where the paste mask, warped back, exceeds ``threshold``."""
+    weight = cv2.warpAffine(paste_mask(aligned.size), aligned.inverse, (shape[1], shape[0]))
+    return weight > threshold
+
+
+def test_detects_the_astronaut_face_where_it_is(face):
+    # Looking at the 512x512 image: the face (brows to chin) spans about x 175-275, y 65-165; the eyes sit around
+    # (200, 100) and (245, 100). Bounds are generous so cascade jitter between OpenCV versions does not matter.
+    assert 150 <= face.x <= 200 and 270 <= face.x + face.width <= 300
+    assert 50 <= face.y <= 90 and 140 <= face.y + face.height <= 200
+    assert face.eye_centers is not None
+    (lx, ly), (rx, ry) = face.eye_centers
+    assert 185 <= lx <= 215 and 230 <= rx <= 260
+    assert 85 <= ly <= 115 and 85 <= ry <= 115
+
+
+def test_large_photos_are_detected_on_a_downscaled_copy_and_mapped_back(photo, face):
+    big = cv2.resize(photo, (1536, 1536), interpolation=cv2.INTER_LINEAR)
+    found = detect_faces(big, max_side=512)
+    assert found
+    assert found[0].x / 3 == pytest.approx(face.x, abs=12)
+    assert found[0].width / 3 == pytest.approx(face.width, abs=12)
+
+
+def test_faces_are_sorted_largest_first(photo):
+    small = cv2.resize(photo, (320, 320), interpolation=cv2.INTER_AREA)
+    canvas = np.full((512, 1024, 3), 128, dtype=np.uint8)
+    canvas[:, :512] = photo
+    canvas[96:416, 600:920] = small
+    faces = detect_faces(canvas)
+    assert len(faces) >= 2
+    assert faces[0].area > faces[1].area
+    assert faces[0].x < 512 and faces[1].x >= 512
+
+
+def test_blank_image_has_no_face():
+    assert detect_faces(np.full((200, 300, 3), 90, dtype=np.uint8)) == []
+
+
+def test_eye_alignment_puts_the_eyes_on_the_canonical_template(photo, face):
+    aligned = align_face(photo, face, size=96)
+    assert aligned.crop.shape == (96, 96, 3) and aligned.crop.dtype == np.uint8
+    for (ex, ey), (cx, cy) in zip(face.eye_centers, CANONICAL_EYE_CENTERS, strict=True):
+        mapped = aligned.matrix @ np.array([ex, ey, 1.0])
+        np.testing.assert_allclose(mapped, [cx * 96, cy * 96], atol=1e-6)
+    # The crop really shows the eyes there: it matches a crop sampled directly from the photo at those points.
+    x, y = aligned.inverse @ np.array([48.0, 40.0, 1.0])
+    assert np.abs(aligned.crop[40, 48].astype(int) - photo[round(y), round(x)].astype(int)).max() < 40
+
+
+def test_given_eye_centers_override_the_detector(photo, face):
+    eyes = ((200.0, 90.0), (250.0, 110.0))  # a tilted pair: the crop must rotate to level them
+    aligned = align_face(photo, face, size=64, eye_centers=eyes)
+    left, right = (aligned.matrix @ np.array([x, y, 1.0]) for x, y in eyes)
+    assert left[1] == pytest.approx(right[1], abs=1e-6)
+    assert right[0] - left[0] == pytest.approx(64 * (CANONICAL_EYE_CENTERS[1][0] - CANONICAL_EYE_CENTERS[0][0]))
+
+
+def test_box_alignment_without_eyes_frames_the_face_like_eye_alignment(photo, face):
+    by_eyes = align_face(photo, face, size=64)
+    by_box = align_face(photo, FaceBox(face.x, face.y, face.width, face.height), size=64)
+    for ex, ey in face.eye_centers:
+        a = by_eyes.matrix @ np.array([ex, ey, 1.0])
+        b = by_box.matrix @ np.array([ex, ey, 1.0])
+        assert np.abs(a - b).max() < 64 * 0.06
+
+
+def test_margin_zooms_out_around_the_crop_centre(photo, face):
+    tight = align_face(photo, face, size=64)
+    wide = align_face(photo, face, size=64, margin=2.0)
+    tight_scale, wide_scale = (np.sqrt(np.linalg.det(a.matrix[:, :2])) for a in (tight, wide))
+    assert wide_scale == pytest.approx(tight_scale / 2)
+    (cx, cy), _ = CANONICAL_EYE_CENTERS
+    np.testing.assert_allclose(wide.matrix @ [*face.eye_centers[0], 1], [64 * (0.5 + cx) / 2, 64 * (0.5 + cy) / 2])
+
+
+def test_matrix_and_inverse_round_trip(photo, face):
+    aligned = align_face(photo, face, size=80)
+    full = np.vstack([aligned.matrix, [0, 0, 1]])
+    full_inverse = np.vstack([aligned.inverse, [0, 0, 1]])
+    np.testing.assert_allclose(full @ full_inverse, np.eye(3), atol=1e-9)
+    a, b = aligned.matrix[0, 0], aligned.matrix[1, 0]
+    np.testing.assert_allclose(aligned.matrix[:, :2], [[a, -b], [b, a]])  # rotation + uniform scale only
+
+
+def test_pasting_the_unmodified_crop_reproduces_the_photo(photo, face):
+    aligned = align_face(photo, face, size=128)
+    pasted = paste_face(photo, aligned.crop, aligned)
+    inside = face_footprint(aligned, photo.shape[:2], 0.99)
+    assert inside.sum() > 5000
+    assert psnr(pasted[inside], photo[inside]) > 30
+    outside = ~face_footprint(aligned, photo.shape[:2], 0.0)
+    np.testing.assert_array_equal(pasted[outside], photo[outside])
+
+
+def test_pasting_an_edited_crop_changes_only_the_face(photo, face):
+    aligned = align_face(photo, face, size=64)
+    edited = np.zeros_like(aligned.crop)
+    pasted = paste_face(photo, edited, aligned)
+    # The face box grown by half its size on every side bounds the pasted ellipse generously.
+    changed = np.any(pasted != photo, axis=2)
+    x0, y0 = int(face.x - face.width / 2), int(face.y - face.height / 2)
+    x1, y1 = int(face.x + 1.5 * face.width), int(face.y + 1.5 * face.height)
+    outside = np.ones_like(changed)
+    outside[y0:y1, x0:x1] = False
+    assert not changed[outside].any()
+    # ... and the face itself really was replaced (the nose, between eyes and mouth, is now black).
+    nose_x, nose_y = int(face.x + face.width / 2), int(face.y + 0.6 * face.height)
+    assert pasted[nose_y, nose_x].max() < 10
+    assert photo[nose_y, nose_x].max() > 100
+
+
+def test_paste_mask_is_exactly_zero_off_the_face_ellipse():
+    mask = paste_mask(64, feather=0.1)
+    assert mask.max() == pytest.approx(1.0) and mask[0].max() == 0 and mask[:, 0].max() == 0
+    assert 0 < mask[36, 7:14].max() < 1  # a ramp, not a hard edge
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((32, 32), dtype=np.uint8),
+        np.zeros((32, 32, 4), dtype=np.uint8),
+        np.zeros((32, 32, 3), dtype=np.float32),
+        [[0, 0, 0]],
+    ],
+)
+def test_bad_photos_raise_value_error(bad):
+    with pytest.raises(ValueError, match=r"RGB uint8|numpy array"):
+        detect_faces(bad)
+    with pytest.raises(ValueError, match=r"RGB uint8|numpy array"):
+        align_face(bad, FaceBox(0, 0, 10, 10))
+
+
+def test_bad_alignment_arguments_raise_value_error(photo, face):
+    with pytest.raises(ValueError, match="size"):
+        align_face(photo, face, size=4)
+    with pytest.raises(ValueError, match="margin"):
+        align_face(photo, face, margin=0)
+    with pytest.raises(ValueError, match="width and height"):
+        align_face(photo, FaceBox(10, 10, 0, 20))
+    with pytest.raises(ValueError, match="coincide"):
+        align_face(photo, face, eye_centers=((5.0, 5.0), (5.0, 5.0)))
+    aligned = align_face(photo, face, size=64)
+    with pytest.raises(ValueError, match="shape"):
+        paste_face(photo, np.zeros((32, 32, 3), dtype=np.uint8), aligned)
+    with pytest.raises(ValueError, match="feather"):
+        paste_face(photo, aligned.crop, aligned, feather=0.5)
