@@ -33,7 +33,7 @@ def check_image(
         raise ValueError(f"`{name}` must be a floating-point tensor, got dtype {images.dtype}.")
     if value_range is not None and images.numel() > 0:
         low, high = value_range
-        lo, hi = float(images.min()), float(images.max())
+        lo, hi = float(images.detach().min()), float(images.detach().max())
         if lo < low - RANGE_TOLERANCE or hi > high + RANGE_TOLERANCE:
             raise ValueError(f"`{name}` values must lie in [{low}, {high}], got min {lo:.4g} and max {hi:.4g}.")
 

@@ -1,0 +1,333 @@
+"""The hierarchical expression editor: one global generator plus one local generator per facial region.
+
+Design (Bodur, Bhattarai & Kim 2021, built on GANimation's attention/colour generator):
+
+* **Global generator** (GANimation topology): the target expression vector is broadcast over the image and
+  concatenated to it; a ``stem_kernel_size`` stem at full resolution, two stride-2 4x4 downsamplings
+  (``base_channels`` -> 4x), ``num_residual_blocks`` residual blocks at 1/4 resolution, two stride-2 transposed
+  convolutions back up, and two heads: a colour map (tanh) and an attention map (sigmoid, 1 = keep the input
+  pixel). ``region_source="none"``, ``base_channels=64``, ``num_residual_blocks=6``, ``stem_kernel_size=7`` is
+  exactly GANimation's generator.
+* **Local generators**, one per region group, each with its own parameters. For speed they do not re-encode the
+  image: they read the global bottleneck features (a shared encoder) at 1/4 resolution, gated by the group's soft
+  mask and concatenated with the gated condition and the mask, and decode them with a thin network whose
+  channels shrink as resolution grows (``local_channels`` at 1/4, a quarter of it at full resolution). At full
+  resolution they also see the masked input image, so fine detail does not have to pass through the bottleneck.
+* **Fusion**: in logit space, each local colour/attention replaces the global one in proportion to its soft mask
+  (masks are renormalised where they overlap), then a two-layer seam refinement, zero-initialised so that training
+  starts from the plain mask composite, smooths the transitions between local and global predictions.
+* **Composition** (GANimation): ``images = attention * input + (1 - attention) * color``.
+
+Why this is cheap: the heavy work happens once, at 1/4 resolution, and everything at full resolution uses few
+channels (the default global stem has 32 channels and a 3x3 kernel; local branches use ``local_channels / 4``).
+``benchmarks/editor_speed.py`` compares it with the GANimation-size generator.
+
+Region masks come from a face parser's probabilities (``region_source``): ``semantic`` soft masks (differentiable,
+so the editor's losses reach the parser), ``box`` detached bounding boxes of those masks (the landmark-box
+baseline), or ``none`` (global generator only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
+from diffusers.utils import BaseOutput
+from torch import nn
+
+from ..constants import EXPRESSIONS, FACE_PARSING_CLASSES
+from .layers import ConvNormAct, ResidualBlock, make_activation, make_norm
+from .regions import box_region_masks, region_group_indices, resolve_region_groups, soft_region_masks
+from .validation import check_condition, check_image
+
+REGION_SOURCES = ("semantic", "box", "none")
+
+
+@dataclass
+class ExpressionEditOutput(BaseOutput):
+    """What the editor produced, with its intermediate maps for losses and visualisation.
+
+    Args:
+        images: (B, 3, H, W) edited images in [-1, 1].
+        attention: (B, 1, H, W) final attention; 1 keeps the input pixel.
+        color: (B, 3, H, W) final colour map in [-1, 1].
+        region_masks: (B, R, H, W) region masks used (R = 0 for ``region_source="none"``).
+        global_attention: (B, 1, H, W) the global generator's attention.
+        global_color: (B, 3, H, W) the global generator's colour map.
+        local_attention: (B, R, H, W) each local generator's attention.
+        local_color: (B, R, 3, H, W) each local generator's colour map.
+    """
+
+    images: torch.Tensor
+    attention: torch.Tensor
+    color: torch.Tensor
+    region_masks: torch.Tensor
+    global_attention: torch.Tensor
+    global_color: torch.Tensor
+    local_attention: torch.Tensor
+    local_color: torch.Tensor
+
+
+def _downsample(in_channels: int, out_channels: int, norm: str) -> nn.Sequential:
+    """4x4 stride-2 convolution -> norm -> ReLU (GANimation's downsampling; halves H and W exactly)."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 4, 2, 1, bias=norm == "none"),
+        make_norm(norm, out_channels),
+        make_activation("relu"),
+    )
+
+
+def _upsample(in_channels: int, out_channels: int, norm: str) -> nn.Sequential:
+    """4x4 stride-2 transposed convolution -> norm -> ReLU (doubles H and W exactly)."""
+    return nn.Sequential(
+        nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1, bias=norm == "none"),
+        make_norm(norm, out_channels),
+        make_activation("relu"),
+    )
+
+
+class GlobalGenerator(nn.Module):
+    """GANimation's encoder / residual bottleneck / decoder, returning bottleneck features and head logits."""
+
+    def __init__(
+        self, in_channels: int, base_channels: int, num_residual_blocks: int, stem_kernel_size: int, norm: str
+    ) -> None:
+        super().__init__()
+        widths = (base_channels, 2 * base_channels, 4 * base_channels)
+        self.encoder = nn.Sequential(
+            ConvNormAct(in_channels, widths[0], stem_kernel_size, norm=norm),
+            _downsample(widths[0], widths[1], norm),
+            _downsample(widths[1], widths[2], norm),
+        )
+        self.bottleneck = nn.Sequential(*(ResidualBlock(widths[2], norm=norm) for _ in range(num_residual_blocks)))
+        self.decoder = nn.Sequential(_upsample(widths[2], widths[1], norm), _upsample(widths[1], widths[0], norm))
+        self.color_head = nn.Conv2d(widths[0], 3, stem_kernel_size, padding=stem_kernel_size // 2)
+        self.attention_head = nn.Conv2d(widths[0], 1, stem_kernel_size, padding=stem_kernel_size // 2)
+        self.feature_channels = widths[2]
+
+    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, in, H, W) -> bottleneck features (B, 4 * base, H/4, W/4) and logits (B, 4, H, W): colour, attention."""
+        features = self.bottleneck(self.encoder(inputs))
+        decoded = self.decoder(features)
+        return features, torch.cat([self.color_head(decoded), self.attention_head(decoded)], dim=1)
+
+
+class LocalGenerator(nn.Module):
+    """One region's generator: a thin decoder over the shared bottleneck features, gated by the region's mask."""
+
+    def __init__(self, feature_channels: int, num_expressions: int, channels: int, norm: str) -> None:
+        super().__init__()
+        fine = channels // 4
+        self.body = nn.Sequential(
+            ConvNormAct(feature_channels + num_expressions + 1, channels, 3, norm=norm),
+            ResidualBlock(channels, norm=norm),
+        )
+        self.decoder = nn.Sequential(_upsample(channels, channels // 2, norm), _upsample(channels // 2, fine, norm))
+        self.detail = ConvNormAct(fine + 4, fine, 3, norm=norm)
+        self.color_head = nn.Conv2d(fine, 3, 3, padding=1)
+        self.attention_head = nn.Conv2d(fine, 1, 3, padding=1)
+
+    def forward(
+        self,
+        features: torch.Tensor,
+        condition_map: torch.Tensor,
+        mask_low: torch.Tensor,
+        images: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """Logits (B, 4, H, W): colour and attention of this region.
+
+        ``features``/``condition_map``/``mask_low`` are at bottleneck resolution, ``images``/``mask`` at full.
+        """
+        x = self.body(torch.cat([features * mask_low, condition_map * mask_low, mask_low], dim=1))
+        x = self.detail(torch.cat([self.decoder(x), images * mask, mask], dim=1))
+        return torch.cat([self.color_head(x), self.attention_head(x)], dim=1)
+
+
+class MaskFusion(nn.Module):
+    """Composite local logits into the global ones by their soft masks, then refine the seams."""
+
+    def __init__(self, hidden_channels: int) -> None:
+        super().__init__()
+        self.refine = nn.Sequential(
+            nn.Conv2d(4 + 1, hidden_channels, 3, padding=1),
+            make_activation("relu"),
+            nn.Conv2d(hidden_channels, 4, 3, padding=1),
+        )
+        # Zero-initialised residual: training starts from the exact mask composite and learns only the correction.
+        nn.init.zeros_(self.refine[-1].weight)
+        nn.init.zeros_(self.refine[-1].bias)
+
+    def forward(self, global_logits: torch.Tensor, local_logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """global (B, 4, H, W), local (B, R, 4, H, W), masks (B, R, H, W) -> fused logits (B, 4, H, W)."""
+        # Overlapping masks (dilation, boxes) share a pixel instead of over-counting it.
+        weights = masks / masks.sum(1, keepdim=True).clamp(min=1.0)
+        coverage = weights.sum(1, keepdim=True)
+        fused = (1.0 - coverage) * global_logits + (weights.unsqueeze(2) * local_logits).sum(1)
+        activated = torch.cat([fused[:, :3].tanh(), fused[:, 3:].sigmoid(), coverage], dim=1)
+        return fused + self.refine(activated)
+
+
+class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
+    """Edits faces toward a target expression with a global generator and per-region local generators.
+
+    Args:
+        num_expressions: width of the condition vector (``len(hf_segan.EXPRESSIONS)``).
+        num_classes: channels of the parser probabilities (``len(hf_segan.FACE_PARSING_CLASSES)``).
+        region_groups: ``{group name: [parsing class names]}``, one local generator per group; ``None`` uses
+            ``DEFAULT_REGION_GROUPS``. The resolved groups are stored in the config.
+        region_source: ``"semantic"``, ``"box"`` or ``"none"`` (see the module docstring).
+        region_dilation: pixels by which semantic masks are grown (differentiable max-pool); also applied before
+            boxes are drawn.
+        box_threshold: mask value above which a pixel counts as inside a region for ``"box"``.
+        base_channels: global generator width at full resolution (x2 and x4 after each downsampling).
+        num_residual_blocks: residual blocks in the global bottleneck.
+        stem_kernel_size: odd kernel size of the global stem and of the global colour/attention heads.
+        local_channels: width of each local generator at 1/4 resolution (multiple of 4).
+        norm: normalisation of the generators (``hf_segan.models.layers.NORM_KINDS``).
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        num_expressions: int = len(EXPRESSIONS),
+        num_classes: int = len(FACE_PARSING_CLASSES),
+        region_groups: dict[str, list[str]] | None = None,
+        region_source: str = "semantic",
+        region_dilation: int = 3,
+        box_threshold: float = 0.5,
+        base_channels: int = 32,
+        num_residual_blocks: int = 4,
+        stem_kernel_size: int = 3,
+        local_channels: int = 32,
+        norm: str = "instance",
+    ) -> None:
+        super().__init__()
+        if region_source not in REGION_SOURCES:
+            raise ValueError(f"Unknown region_source {region_source!r}; expected one of {REGION_SOURCES}.")
+        if stem_kernel_size < 1 or stem_kernel_size % 2 == 0:
+            raise ValueError(f"`stem_kernel_size` must be a positive odd integer, got {stem_kernel_size}.")
+        if local_channels < 4 or local_channels % 4:
+            raise ValueError(f"`local_channels` must be a positive multiple of 4, got {local_channels}.")
+        if not isinstance(region_dilation, int) or region_dilation < 0:
+            raise ValueError(f"`region_dilation` must be an integer >= 0 (pixels), got {region_dilation!r}.")
+        # Groups are ignored without regions, so that one config serves every ablation via `region_source`.
+        groups = resolve_region_groups(region_groups) if region_source != "none" else {}
+        self.register_to_config(region_groups=groups or None)
+        self.region_names = list(groups)
+        self.group_indices = region_group_indices(groups)
+
+        self.global_generator = GlobalGenerator(
+            3 + num_expressions, base_channels, num_residual_blocks, stem_kernel_size, norm
+        )
+        self.local_generators = nn.ModuleList(
+            LocalGenerator(self.global_generator.feature_channels, num_expressions, local_channels, norm)
+            for _ in self.region_names
+        )
+        self.fusion = MaskFusion(local_channels // 4) if self.region_names else None
+
+    def compute_region_masks(self, parsing_probs: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """(B, R, H, W) region masks at ``size`` from parser probabilities at any resolution."""
+        if not self.region_names:
+            return parsing_probs.new_zeros(parsing_probs.shape[0], 0, *size)
+        probs = parsing_probs
+        if tuple(probs.shape[-2:]) != tuple(size):
+            probs = F.interpolate(probs, size=size, mode="bilinear", align_corners=False)
+        if self.config.region_source == "box":
+            probs = probs.detach()
+        masks = soft_region_masks(probs, self.group_indices, self.config.region_dilation)
+        if self.config.region_source == "box":
+            masks = box_region_masks(masks, self.config.box_threshold)
+        return masks
+
+    def _check_inputs(self, images: torch.Tensor, parsing_probs: torch.Tensor | None, condition: torch.Tensor) -> None:
+        check_image(images, "images")
+        height, width = images.shape[-2:]
+        if height % 4 or width % 4:
+            raise ValueError(f"`images` height and width must be multiples of 4, got {height}x{width}.")
+        check_condition(condition, images.shape[0], self.config.num_expressions)
+        if parsing_probs is None and self.config.region_source == "none":
+            return
+        if parsing_probs is None:
+            raise ValueError(
+                f"`parsing_probs` is required with region_source={self.config.region_source!r}: pass the parser's "
+                f"softmax probabilities (B, {self.config.num_classes}, h, w)."
+            )
+        check_image(parsing_probs, "parsing_probs", channels=self.config.num_classes, value_range=(0.0, 1.0))
+        if parsing_probs.shape[0] != images.shape[0]:
+            raise ValueError(
+                f"`parsing_probs` has batch size {parsing_probs.shape[0]} but the images have {images.shape[0]}."
+            )
+
+    def _editable_union(self, masks: torch.Tensor, editable_regions: Sequence[str]) -> torch.Tensor:
+        """(B, 1, H, W) union (clamped sum) of the named groups' masks."""
+        if self.config.region_source == "none":
+            raise ValueError('`editable_regions` needs region masks; it cannot be used with region_source="none".')
+        if isinstance(editable_regions, str) or not editable_regions:
+            raise ValueError(
+                f"`editable_regions` must be a non-empty list of group names from {self.region_names}, "
+                f"got {editable_regions!r}."
+            )
+        unknown = [name for name in editable_regions if name not in self.region_names]
+        if unknown:
+            raise ValueError(f"Unknown editable region(s) {unknown}; valid region groups are {self.region_names}.")
+        chosen = [self.region_names.index(name) for name in editable_regions]
+        return masks[:, chosen].sum(1, keepdim=True).clamp(max=1.0)
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        parsing_probs: torch.Tensor | None,
+        condition: torch.Tensor,
+        editable_regions: Sequence[str] | None = None,
+    ) -> ExpressionEditOutput:
+        """Edit ``images`` (B, 3, H, W in [-1, 1]; H, W multiples of 4) toward ``condition`` (B, num_expressions).
+
+        ``parsing_probs`` are the parser's softmax probabilities (B, num_classes, h, w) at any resolution; they may
+        be ``None`` only with ``region_source="none"``. ``editable_regions`` (group names) keeps every pixel
+        outside the union of those groups' masks exactly equal to the input.
+        """
+        self._check_inputs(images, parsing_probs, condition)
+        batch, _, height, width = images.shape
+        if self.region_names:
+            masks = self.compute_region_masks(parsing_probs, (height, width)).to(images.dtype)
+        else:
+            masks = images.new_zeros(batch, 0, height, width)
+        union = None if editable_regions is None else self._editable_union(masks, editable_regions)
+        condition = condition.to(images.dtype)
+        features, global_logits = self.global_generator(
+            torch.cat([images, condition[:, :, None, None].expand(-1, -1, height, width)], dim=1)
+        )
+        if self.region_names:
+            low_size = features.shape[-2:]
+            masks_low = F.interpolate(masks, size=low_size, mode="area")
+            condition_low = condition[:, :, None, None].expand(-1, -1, *low_size)
+            local_logits = torch.stack(
+                [
+                    generator(features, condition_low, masks_low[:, r : r + 1], images, masks[:, r : r + 1])
+                    for r, generator in enumerate(self.local_generators)
+                ],
+                dim=1,
+            )
+            logits = self.fusion(global_logits, local_logits, masks)
+        else:
+            local_logits = global_logits.new_zeros(batch, 0, 4, height, width)
+            logits = global_logits
+
+        color, attention = logits[:, :3].tanh(), logits[:, 3:].sigmoid()
+        if union is not None:
+            attention = 1.0 - union * (1.0 - attention)
+        return ExpressionEditOutput(
+            images=attention * images + (1.0 - attention) * color,
+            attention=attention,
+            color=color,
+            region_masks=masks,
+            global_attention=global_logits[:, 3:].sigmoid(),
+            global_color=global_logits[:, :3].tanh(),
+            local_attention=local_logits[:, :, 3].sigmoid(),
+            local_color=local_logits[:, :, :3].tanh(),
+        )

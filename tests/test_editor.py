@@ -1,0 +1,186 @@
+"""The hierarchical expression editor: shapes, composition, editable regions, gradients, persistence, learning."""
+
+import pytest
+import torch
+
+from hf_segan.constants import DEFAULT_REGION_GROUPS, EXPRESSIONS, FACE_PARSING_CLASSES
+from hf_segan.models.editor import HierarchicalExpressionGenerator
+
+TINY = {"base_channels": 8, "num_residual_blocks": 1, "local_channels": 8, "region_dilation": 0}
+SIZE = 32
+REGION_NAMES = sorted(DEFAULT_REGION_GROUPS)
+NUM_GROUPS = len(REGION_NAMES)
+
+
+def _editor(**kwargs) -> HierarchicalExpressionGenerator:
+    return HierarchicalExpressionGenerator(**{**TINY, **kwargs})
+
+
+def _face_labels(batch: int = 2, size: int = SIZE) -> torch.Tensor:
+    """Skin everywhere, two eyes, a nose and a mouth as blocks at known places."""
+    label = FACE_PARSING_CLASSES.index
+    labels = torch.full((batch, size, size), label("skin"))
+    labels[:, 8:12, 6:12] = label("l_eye")
+    labels[:, 8:12, 20:26] = label("r_eye")
+    labels[:, 12:20, 14:18] = label("nose")
+    labels[:, 22:26, 10:22] = label("u_lip")
+    return labels
+
+
+def _probs(labels: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.one_hot(labels, len(FACE_PARSING_CLASSES)).permute(0, 3, 1, 2).float()
+
+
+def _inputs(batch: int = 2):
+    images = torch.rand(batch, 3, SIZE, SIZE) * 2 - 1
+    condition = torch.nn.functional.one_hot(torch.arange(batch) % len(EXPRESSIONS), len(EXPRESSIONS)).float()
+    return images, _probs(_face_labels(batch)), condition
+
+
+@pytest.mark.parametrize("source", ["semantic", "box", "none"])
+def test_output_shapes_ranges_and_composition(source):
+    editor = _editor(region_source=source)
+    images, probs, condition = _inputs()
+    out = editor(images, probs, condition)
+    regions = 0 if source == "none" else NUM_GROUPS
+    assert out.images.shape == out.color.shape == out.global_color.shape == (2, 3, SIZE, SIZE)
+    assert out.attention.shape == out.global_attention.shape == (2, 1, SIZE, SIZE)
+    assert out.region_masks.shape == out.local_attention.shape == (2, regions, SIZE, SIZE)
+    assert out.local_color.shape == (2, regions, 3, SIZE, SIZE)
+    assert out.images.min() >= -1 and out.images.max() <= 1
+    assert out.attention.min() >= 0 and out.attention.max() <= 1
+    torch.testing.assert_close(out.images, out.attention * images + (1 - out.attention) * out.color)
+
+
+def test_masks_follow_the_parser_and_boxes_enclose_them():
+    images, probs, condition = _inputs()
+    semantic = _editor().compute_region_masks(probs, (SIZE, SIZE))
+    mouth = REGION_NAMES.index("mouth")
+    assert torch.equal(semantic[0, mouth], (_face_labels()[0] == FACE_PARSING_CLASSES.index("u_lip")).float())
+    boxes = _editor(region_source="box").compute_region_masks(probs, (SIZE, SIZE))
+    eyes = REGION_NAMES.index("eyes")
+    expected = torch.zeros(SIZE, SIZE)
+    expected[8:12, 6:26] = 1.0  # one box around both eyes, the gap between them included
+    assert torch.equal(boxes[0, eyes], expected)
+    # probabilities at a lower resolution are resized to the image
+    low = torch.nn.functional.interpolate(probs, size=(16, 16), mode="bilinear", align_corners=False)
+    assert _editor()(images, low, condition).region_masks.shape == (2, NUM_GROUPS, SIZE, SIZE)
+
+
+def test_group_with_zero_probability_gives_zero_mask():
+    images, probs, condition = _inputs()
+    out = _editor()(images, probs, condition)
+    nose = REGION_NAMES.index("nose")
+    probs_without_nose = _probs(_face_labels().masked_fill(_face_labels() == FACE_PARSING_CLASSES.index("nose"), 1))
+    masks = _editor().compute_region_masks(probs_without_nose, (SIZE, SIZE))
+    assert torch.equal(masks[:, nose], torch.zeros(2, SIZE, SIZE))
+    assert out.region_masks[:, nose].sum() > 0
+
+
+def test_editable_regions_keep_every_other_pixel_exactly():
+    editor = _editor()
+    images, probs, condition = _inputs()
+    out = editor(images, probs, condition, editable_regions=["mouth"])
+    outside = (_face_labels() != FACE_PARSING_CLASSES.index("u_lip")).unsqueeze(1)
+    assert torch.all(out.attention[outside] == 1.0)
+    assert torch.equal(
+        out.images.expand(-1, 3, -1, -1)[outside.expand(-1, 3, -1, -1)], images[outside.expand(-1, 3, -1, -1)]
+    )
+    assert (out.images != images).any()
+
+
+def test_editable_regions_errors():
+    images, probs, condition = _inputs()
+    with pytest.raises(ValueError, match=r"Unknown editable region\(s\) \['lips'\]; valid region groups are \['eyes'"):
+        _editor()(images, probs, condition, editable_regions=["lips"])
+    with pytest.raises(ValueError, match='cannot be used with region_source="none"'):
+        _editor(region_source="none")(images, probs, condition, editable_regions=["mouth"])
+
+
+def test_semantic_masks_carry_gradients_to_the_parser_and_boxes_do_not():
+    images, _, condition = _inputs()
+    grads = {}
+    for source in ("semantic", "box", "none"):
+        logits = (4 * _probs(_face_labels()) + 0.1 * torch.randn(2, len(FACE_PARSING_CLASSES), SIZE, SIZE)).detach()
+        logits.requires_grad_(True)
+        editor = _editor(region_source=source)
+        editor(images, logits.softmax(1), condition).images.square().mean().backward()
+        grads[source] = logits.grad
+    assert grads["semantic"] is not None and grads["semantic"].abs().sum() > 0
+    for source in ("box", "none"):
+        assert grads[source] is None or grads[source].abs().sum() == 0
+
+
+def test_local_generators_receive_gradients():
+    editor = _editor()
+    images, probs, condition = _inputs()
+    editor(images, probs, condition).images.square().mean().backward()
+    for generator in editor.local_generators:
+        assert all(p.grad is not None for p in generator.parameters())
+        assert sum(p.grad.abs().sum() for p in generator.parameters()) > 0
+
+
+def test_save_and_load_round_trip(tmp_path):
+    editor = _editor(region_groups={"mouth": ["mouth", "u_lip", "l_lip"], "eyes": ["l_eye", "r_eye"]}).eval()
+    editor.save_pretrained(tmp_path)
+    loaded = HierarchicalExpressionGenerator.from_pretrained(tmp_path).eval()
+    # groups are kept in name order, the order diffusers' sorted config JSON preserves
+    assert editor.region_names == loaded.region_names == ["eyes", "mouth"]
+    state, loaded_state = editor.state_dict(), loaded.state_dict()
+    assert state.keys() == loaded_state.keys()
+    assert all(torch.equal(state[key], loaded_state[key]) for key in state)
+    images, probs, condition = _inputs()
+    with torch.no_grad():
+        assert torch.equal(editor(images, probs, condition).images, loaded(images, probs, condition).images)
+
+
+def test_ganimation_size_configuration_is_the_ganimation_generator():
+    editor = HierarchicalExpressionGenerator(
+        region_source="none", base_channels=64, num_residual_blocks=6, stem_kernel_size=7
+    )
+    stem = editor.global_generator.encoder[0].conv
+    assert (stem.in_channels, stem.out_channels, stem.kernel_size, stem.stride) == (11, 64, (7, 7), (1, 1))
+    assert editor.global_generator.feature_channels == 256 and len(editor.global_generator.bottleneck) == 6
+    assert editor.global_generator.color_head.kernel_size == (7, 7) and len(editor.local_generators) == 0
+
+
+def test_bad_inputs_raise_clear_errors():
+    editor = _editor()
+    images, probs, condition = _inputs()
+    with pytest.raises(ValueError, match=r"`parsing_probs` must have 19 channels"):
+        editor(images, probs[:, :18], condition)
+    with pytest.raises(ValueError, match=r"`images` values must lie in \[-1.0, 1.0\]"):
+        editor(images * 5, probs, condition)
+    with pytest.raises(ValueError, match=r"`condition` must have shape \(B, 8\)"):
+        editor(images, probs, condition[:, :7])
+    with pytest.raises(ValueError, match="multiples of 4"):
+        editor(images[..., :30], probs, condition)
+    with pytest.raises(ValueError, match="`parsing_probs` is required"):
+        editor(images, None, condition)
+    with pytest.raises(ValueError, match="`parsing_probs` has batch size 1"):
+        editor(images, probs[:1], condition)
+    with pytest.raises(ValueError, match="Unknown region_source 'landmarks'"):
+        _editor(region_source="landmarks")
+    with pytest.raises(ValueError, match=r"Unknown parsing class\(es\) \['lips'\]"):
+        _editor(region_groups={"mouth": ["lips"]})
+    # the global-only editor does not need a parser
+    assert _editor(region_source="none")(images, None, condition).images.shape == images.shape
+
+
+def test_editor_learns_a_fixed_target():
+    editor = _editor()
+    images, probs, condition = _inputs()
+    ramp = torch.linspace(-0.8, 0.8, SIZE)
+    target = torch.stack(
+        [ramp.view(1, -1).expand(SIZE, SIZE), ramp.view(-1, 1).expand(SIZE, SIZE), -0.5 * images[0, 2]]
+    )
+    target = target.expand(2, -1, -1, -1)
+    optimizer = torch.optim.Adam(editor.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        loss = (editor(images, probs, condition).images - target).abs().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses
