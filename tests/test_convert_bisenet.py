@@ -1,0 +1,150 @@
+"""The public face-parsing BiSeNet checkpoint converter.
+
+The reference parameter names and shapes below are restated from the public face-parsing BiSeNet definition
+(ResNet-18 context path ``cp``, ARMs ``arm16``/``arm32``, ``conv_head16/32``, ``conv_avg``, feature fusion
+``ffm``, heads ``conv_out``/``conv_out16``/``conv_out32``), independently of our own module, so the test checks
+the mapping against that model rather than against itself.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from hf_segan.convert import convert_bisenet_state_dict, load_reference_bisenet
+from hf_segan.models.bisenet import BiSeNetFaceParser
+
+
+def _conv_bn(prefix, out_channels, in_channels, kernel, conv="conv", bn="bn"):
+    return {
+        f"{prefix}.{conv}.weight": (out_channels, in_channels, kernel, kernel),
+        **_bn(f"{prefix}.{bn}", out_channels),
+    }
+
+
+def _bn(prefix, channels):
+    return {f"{prefix}.{p}": (channels,) for p in ("weight", "bias", "running_mean", "running_var")}
+
+
+def reference_shapes(num_classes=19):
+    shapes = {"cp.resnet.conv1.weight": (64, 3, 7, 7), **_bn("cp.resnet.bn1", 64)}
+    previous = 64
+    for layer, width in enumerate((64, 128, 256, 512), start=1):
+        for block in range(2):
+            prefix = f"cp.resnet.layer{layer}.{block}"
+            in_channels = previous if block == 0 else width
+            shapes[f"{prefix}.conv1.weight"] = (width, in_channels, 3, 3)
+            shapes.update(_bn(f"{prefix}.bn1", width))
+            shapes[f"{prefix}.conv2.weight"] = (width, width, 3, 3)
+            shapes.update(_bn(f"{prefix}.bn2", width))
+            if block == 0 and layer > 1:
+                shapes[f"{prefix}.downsample.0.weight"] = (width, in_channels, 1, 1)
+                shapes.update(_bn(f"{prefix}.downsample.1", width))
+        previous = width
+    for arm, channels in (("arm16", 256), ("arm32", 512)):
+        shapes.update(_conv_bn(f"cp.{arm}.conv", 128, channels, 3))
+        shapes[f"cp.{arm}.conv_atten.weight"] = (128, 128, 1, 1)
+        shapes.update(_bn(f"cp.{arm}.bn_atten", 128))
+    shapes.update(_conv_bn("cp.conv_head32", 128, 128, 3))
+    shapes.update(_conv_bn("cp.conv_head16", 128, 128, 3))
+    shapes.update(_conv_bn("cp.conv_avg", 128, 512, 1))
+    shapes.update(_conv_bn("ffm.convblk", 256, 256, 1))
+    shapes["ffm.conv1.weight"] = (64, 256, 1, 1)
+    shapes["ffm.conv2.weight"] = (256, 64, 1, 1)
+    for head, in_channels, mid in (("conv_out", 256, 256), ("conv_out16", 128, 64), ("conv_out32", 128, 64)):
+        shapes.update(_conv_bn(f"{head}.conv", mid, in_channels, 3))
+        shapes[f"{head}.conv_out.weight"] = (num_classes, mid, 1, 1)
+    return shapes
+
+
+def reference_state_dict():
+    generator = torch.Generator().manual_seed(0)
+    state = {}
+    for key, shape in reference_shapes().items():
+        value = torch.randn(shape, generator=generator) * 0.05
+        if key.endswith("running_var"):
+            value = value.abs() + 0.5
+        state[key] = value
+    return state
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return reference_state_dict()
+
+
+def test_every_reference_tensor_lands_on_the_matching_parameter(reference):
+    model = BiSeNetFaceParser()
+    converted = convert_bisenet_state_dict(reference, model)
+    model.load_state_dict(converted, strict=True)
+    ours = model.state_dict()
+    # spot checks of the renaming against the reference structure
+    assert torch.equal(
+        ours["context_path.backbone.layer3.0.downsample.0.weight"], reference["cp.resnet.layer3.0.downsample.0.weight"]
+    )
+    assert torch.equal(
+        ours["context_path.refine32.attention_norm.running_var"], reference["cp.arm32.bn_atten.running_var"]
+    )
+    assert torch.equal(ours["fusion.excite.weight"], reference["ffm.conv2.weight"])
+    assert torch.equal(ours["head.classifier.weight"], reference["conv_out.conv_out.weight"])
+    assert torch.equal(ours["aux_head16.conv.norm.bias"], reference["conv_out32.conv.bn.bias"])
+    # every reference value is used exactly once
+    assert len(converted) == len(ours)
+    assert sum(v.numel() for k, v in converted.items() if not k.endswith("num_batches_tracked")) == sum(
+        v.numel() for v in reference.values()
+    )
+
+
+def test_missing_unexpected_and_misshapen_keys_are_named(reference):
+    missing = dict(reference)
+    del missing["ffm.conv1.weight"]
+    with pytest.raises(ValueError, match=r"missing keys .*fusion\.squeeze\.weight"):
+        convert_bisenet_state_dict(missing)
+    extra = {**reference, "sp.conv1.conv.weight": torch.zeros(64, 3, 7, 7)}
+    with pytest.raises(ValueError, match=r"unexpected keys \['sp\.conv1\.conv\.weight'\]"):
+        convert_bisenet_state_dict(extra)
+    wrong = {**reference, "conv_out.conv_out.weight": torch.zeros(11, 256, 1, 1)}
+    with pytest.raises(ValueError, match=r"shape mismatches .*conv_out\.conv_out\.weight \(11, 256, 1, 1\)"):
+        convert_bisenet_state_dict(wrong)
+
+
+def test_load_reference_checkpoint_file(reference, tmp_path):
+    path = tmp_path / "79999_iter.pth"
+    torch.save(reference, path)
+    model = load_reference_bisenet(path)
+    assert not model.training
+    assert torch.equal(model.state_dict()["context_path.backbone.conv1.weight"], reference["cp.resnet.conv1.weight"])
+    assert model(torch.zeros(1, 3, 64, 64)).logits.shape == (1, 19, 64, 64)
+
+
+def _cli(*args):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "hf_segan.cli", *map(str, args)], capture_output=True, text=True, env=env
+    )
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_cli_converts_to_safetensors_and_refuses_unsafe_pickles(reference, tmp_path):
+    path = tmp_path / "79999_iter.pth"
+    torch.save(reference, path)
+    result = _cli("convert-bisenet", path, tmp_path / "parser")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "parser" / "diffusion_pytorch_model.safetensors").is_file()
+    loaded = BiSeNetFaceParser.from_pretrained(tmp_path / "parser")
+    assert torch.equal(loaded.state_dict()["fusion.squeeze.weight"], reference["ffm.conv1.weight"])
+
+    again = _cli("convert-bisenet", path, tmp_path / "parser")
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+
+    unsafe = tmp_path / "unsafe.pth"
+    torch.save({"weights": _Payload()}, unsafe)
+    refused = _cli("convert-bisenet", unsafe, tmp_path / "unsafe")
+    assert refused.returncode == 2 and "refused" in refused.stderr and "this must never run" not in refused.stdout
+    assert not (tmp_path / "unsafe").exists()
