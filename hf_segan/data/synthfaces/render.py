@@ -1,0 +1,243 @@
+"""The SynthFaces rasteriser: polygons in face coordinates -> an RGB image and its exact label map.
+
+Every part is a polygon in normalised face coordinates (x right, y down, 0..1 over the canonical crop, eyes at
+:data:`~hf_segan.constants.CANONICAL_EYE_CENTERS` before the identity's small rotation/scale/shift). Parts are
+painted with OpenCV in CelebAMask-HQ's merge order (a later class overwrites an earlier one) into a label canvas
+and a colour canvas at ``SUPERSAMPLE`` times the output size; the colour canvas is area-downsampled (anti-aliased
+edges) and the label canvas point-sampled at pixel centres (exact labels). Image-only details (irises, nostrils,
+teeth, wrinkles) are clipped to their part's label so they never disagree with the label map. ``l_*`` classes sit
+on the image's left, ``r_*`` on its right, matching :data:`~hf_segan.constants.FLIP_CLASS_PAIRS` flips.
+
+Shading (a lighting gradient) and texture noise depend only on the identity, so two expressions of one identity
+differ only where a brow, eye, nose or mouth moved.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ...constants import FACE_PARSING_CLASSES
+from ...expressions import ExpressionSpec
+from .params import ExpressionParams, Identity, expression_params
+
+SUPERSAMPLE = 2
+#: Sub-pixel precision of OpenCV polygon filling (coordinates carry 2**SHIFT fractional steps).
+SHIFT = 4
+MIN_SIZE = 32
+_LABEL = {name: index for index, name in enumerate(FACE_PARSING_CLASSES)}
+
+
+def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 40, start: float = 0.0, end: float = 2 * np.pi):
+    t = np.linspace(start, end, n, endpoint=end - start < 2 * np.pi)
+    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], axis=1)
+
+
+class _Canvas:
+    """Label and colour canvases with one similarity transform from face coordinates to supersampled pixels."""
+
+    def __init__(self, size: int, identity: Identity, background: np.ndarray) -> None:
+        self.side = size * SUPERSAMPLE
+        self.labels = np.zeros((self.side, self.side), np.uint8)
+        self.color = background
+        angle = np.deg2rad(identity.rotation)
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) * identity.scale
+        self.matrix = rotation * self.side
+        self.offset = (np.array([0.5, 0.5]) + np.array(identity.shift)) * self.side
+
+    def points(self, polygon: np.ndarray) -> np.ndarray:
+        pixels = (polygon - 0.5) @ self.matrix.T + self.offset
+        return np.round(pixels * (1 << SHIFT)).astype(np.int32)
+
+    def fill(self, polygon: np.ndarray, label: str | None, color) -> None:
+        """Fill ``polygon`` on both canvases (``label`` None paints colour only)."""
+        pts = [self.points(polygon)]
+        if label is not None:
+            cv2.fillPoly(self.labels, pts, _LABEL[label], cv2.LINE_8, SHIFT)
+        cv2.fillPoly(self.color, pts, tuple(float(c) for c in color), cv2.LINE_8, SHIFT)
+
+    def line(self, polyline: np.ndarray, thickness: float, label: str | None, color) -> None:
+        pts = [self.points(polyline)]
+        width = max(1, round(thickness * self.side))
+        if label is not None:
+            cv2.polylines(self.labels, pts, False, _LABEL[label], width, cv2.LINE_8, SHIFT)
+        cv2.polylines(self.color, pts, False, tuple(float(c) for c in color), width, cv2.LINE_8, SHIFT)
+
+    def detail(self, polygon: np.ndarray, within: tuple[str, ...], color) -> None:
+        """Paint colour only, clipped to pixels labelled one of ``within``."""
+        mask = np.zeros_like(self.labels)
+        cv2.fillPoly(mask, [self.points(polygon)], 1, cv2.LINE_8, SHIFT)
+        inside = mask.astype(bool) & np.isin(self.labels, [_LABEL[name] for name in within])
+        self.color[inside] = color
+
+
+def _head(identity: Identity, canvas: _Canvas) -> None:
+    cx, cy = 0.5, 0.5
+    w, h = identity.face_width, identity.face_height
+    skin = np.array(identity.skin)
+    hair = np.array(identity.hair)
+    # cloth and neck
+    canvas.fill(_ellipse(cx, 1.12, 0.42, 0.26), "cloth", identity.cloth)
+    if identity.hair_style in ("long", "bob"):
+        bottom = 0.86 if identity.hair_style == "long" else 0.66
+        back = np.array([[cx - w * 1.2, 0.45], [cx - w * 1.15, bottom], [cx + w * 1.15, bottom], [cx + w * 1.2, 0.45]])
+        canvas.fill(
+            np.concatenate([_ellipse(cx, 0.45, w * 1.2, h * 0.95, 24, np.pi, 2 * np.pi), back[::-1]]), "hair", hair
+        )
+    canvas.fill(
+        np.array([[cx - w * 0.45, 0.7], [cx + w * 0.45, 0.7], [cx + w * 0.5, 0.95], [cx - w * 0.5, 0.95]]),
+        "neck",
+        skin * 0.85,
+    )
+    # ears on the head's sides, then the face (jaw narrower than the temples)
+    ear_y = 0.46
+    canvas.fill(_ellipse(cx - w * 0.98, ear_y, identity.ear_size * 0.55, identity.ear_size), "l_ear", skin * 0.92)
+    canvas.fill(_ellipse(cx + w * 0.98, ear_y, identity.ear_size * 0.55, identity.ear_size), "r_ear", skin * 0.92)
+    face = _ellipse(cx, cy, w, h, 64)
+    below = np.clip((face[:, 1] - cy) / h, 0.0, 1.0)
+    face[:, 0] = cx + (face[:, 0] - cx) * (1.0 - (1.0 - identity.jaw) * below**2)
+    canvas.fill(face, "skin", skin)
+    # hair on top, down to the hairline
+    if identity.hair_style != "bald":
+        cap = _ellipse(cx, cy, w * 1.08, h * 1.08, 48, np.pi, 2 * np.pi)
+        hairline = np.stack([np.linspace(cx + w * 1.08, cx - w * 1.08, 16), np.full(16, identity.hairline)], axis=1)
+        hairline[:, 1] += 0.05 * (np.abs(hairline[:, 0] - cx) / w) ** 2
+        canvas.fill(np.concatenate([cap, hairline]), "hair", hair)
+    if identity.hat:
+        crown = _ellipse(cx, 0.26, w * 1.05, 0.13, 32, np.pi, 2 * np.pi)
+        brim = np.array([[cx + w * 1.35, 0.26], [cx + w * 1.35, 0.29], [cx - w * 1.35, 0.29], [cx - w * 1.35, 0.26]])
+        canvas.fill(np.concatenate([crown, brim]), "hat", identity.hat_color)
+
+
+def _brows_and_eyes(identity: Identity, expression: ExpressionParams, canvas: _Canvas) -> None:
+    eye_y = 0.42
+    opening = identity.eye_height * expression.eye_open
+    for side, sign in (("l", -1.0), ("r", 1.0)):
+        ex = 0.5 + sign * identity.eye_spacing / 2
+        # brow: an arched band whose inner end (toward the nose) is moved by the tilt
+        t = np.linspace(0.0, 1.0, 7)
+        xs = ex + sign * (t - 0.45) * identity.eye_width * 1.5
+        base = eye_y - identity.eye_height - 0.035 - expression.brow_raise
+        ys = base - 0.012 * np.sin(np.pi * t) - expression.brow_tilt * (1.0 - t) + 0.004 * t
+        top = np.stack([xs, ys - identity.brow_thickness / 2], axis=1)
+        bottom = np.stack([xs, ys + identity.brow_thickness / 2 * (1.0 - 0.4 * t)], axis=1)
+        canvas.fill(np.concatenate([top, bottom[::-1]]), f"{side}_brow", np.array(identity.hair) * 0.8)
+        # eye: an almond whose height follows the expression, then iris and pupil clipped to it
+        canvas.fill(_almond(ex, eye_y, identity.eye_width / 2, opening), f"{side}_eye", (0.93, 0.93, 0.9))
+        iris_r = identity.eye_height * 0.75
+        canvas.detail(_ellipse(ex, eye_y, iris_r, iris_r, 20), (f"{side}_eye",), identity.iris)
+        canvas.detail(_ellipse(ex, eye_y, iris_r * 0.45, iris_r * 0.45, 12), (f"{side}_eye",), (0.03, 0.03, 0.03))
+    if identity.glasses:
+        for sign in (-1.0, 1.0):
+            ex = 0.5 + sign * identity.eye_spacing / 2
+            frame = _ellipse(ex, eye_y, identity.eye_width * 0.8, identity.eye_height * 2.2, 32)
+            canvas.line(np.concatenate([frame, frame[:1]]), 0.012, "eye_g", (0.08, 0.08, 0.1))
+        inner = identity.eye_spacing / 2 - identity.eye_width * 0.8
+        bridge = np.array([[0.5 - inner, eye_y - 0.01], [0.5, eye_y - 0.02], [0.5 + inner, eye_y - 0.01]])
+        canvas.line(bridge, 0.01, "eye_g", (0.08, 0.08, 0.1))
+
+
+def _almond(cx: float, cy: float, half_width: float, half_height: float) -> np.ndarray:
+    t = np.linspace(-1.0, 1.0, 17)
+    upper = np.stack([cx + half_width * t, cy - half_height * (1 - t**2) ** 0.8], axis=1)
+    lower = np.stack([cx + half_width * t, cy + half_height * 0.8 * (1 - t**2) ** 0.8], axis=1)
+    return np.concatenate([upper, lower[::-1][1:-1]])
+
+
+def _nose(identity: Identity, expression: ExpressionParams, canvas: _Canvas) -> None:
+    top, cx = 0.44, 0.5
+    length = identity.nose_length * (1.0 - 0.15 * expression.nose_wrinkle)
+    half = identity.nose_width / 2 * (1.0 + 0.15 * expression.nose_wrinkle)
+    tip = top + length
+    outline = np.array(
+        [
+            [cx - half * 0.3, top],
+            [cx + half * 0.3, top],
+            [cx + half * 0.75, tip - 0.02],
+            [cx + half, tip],
+            [cx + half * 0.6, tip + 0.014],
+            [cx - half * 0.6, tip + 0.014],
+            [cx - half, tip],
+            [cx - half * 0.75, tip - 0.02],
+        ]
+    )
+    canvas.fill(outline, "nose", np.array(identity.skin) * 0.93)
+    for sign in (-1.0, 1.0):
+        canvas.detail(
+            _ellipse(cx + sign * half * 0.45, tip + 0.004, half * 0.2, 0.006, 12),
+            ("nose",),
+            np.array(identity.skin) * 0.45,
+        )
+    for k in range(3 if expression.nose_wrinkle > 0.05 else 0):
+        y = top + length * (0.25 + 0.12 * k)
+        wrinkle = np.array([[cx - half * 0.6, y], [cx, y - 0.004], [cx + half * 0.6, y]])
+        lower = wrinkle[::-1] + np.array([0.0, 0.004 * expression.nose_wrinkle])
+        band = np.concatenate([wrinkle, lower])
+        canvas.detail(band, ("nose",), np.array(identity.skin) * 0.6)
+
+
+def _mouth(identity: Identity, expression: ExpressionParams, canvas: _Canvas) -> None:
+    cx, cy = 0.5, 0.67
+    half = identity.mouth_width / 2 * expression.mouth_width
+    x = np.linspace(-1.0, 1.0, 21)
+    # the lips' meeting line: corners lifted by the curve, the image-right corner also by the asymmetry
+    middle = cy - expression.mouth_curve * x**2 - expression.mouth_asymmetry * np.clip(x, 0.0, None) ** 2
+    taper = 1.0 - x**2
+    gap = expression.mouth_open / 2 * taper
+    xs = cx + half * x
+    upper_inner = middle - gap - expression.upper_lip_raise * taper
+    lower_inner = middle + gap
+    upper_outer = upper_inner - identity.upper_lip * (0.35 + 0.65 * taper) - 0.004 * np.cos(np.pi * x) ** 2
+    lower_outer = lower_inner + identity.lower_lip * (0.3 + 0.7 * taper)
+
+    def band(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.stack([xs, a], axis=1), np.stack([xs, b], axis=1)[::-1]])
+
+    canvas.fill(band(upper_outer, upper_inner), "u_lip", identity.lip)
+    if np.max(lower_inner - upper_inner) * canvas.side > 0.5:
+        canvas.fill(band(upper_inner, lower_inner), "mouth", (0.25, 0.05, 0.07))
+        teeth = band(upper_inner, upper_inner + (lower_inner - upper_inner) * 0.45)
+        canvas.detail(teeth, ("mouth",), (0.92, 0.9, 0.85))
+    canvas.fill(band(lower_inner, lower_outer), "l_lip", np.array(identity.lip) * 0.92)
+
+
+def _texture(identity: Identity, size: int) -> np.ndarray:
+    """Identity-only shading and noise, multiplied into the downsampled image."""
+    rng = np.random.default_rng(identity.texture_seed)
+    coarse = cv2.resize(rng.normal(0.0, 0.05, (6, 6)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+    fine = rng.normal(0.0, 0.02, (size, size)).astype(np.float32)
+    grid = (np.arange(size, dtype=np.float32) + 0.5) / size - 0.5
+    light = 1.0 + identity.light[0] * grid[None, :] + identity.light[1] * grid[:, None]
+    return (light + coarse + fine)[..., None]
+
+
+def _background(identity: Identity, side: int) -> np.ndarray:
+    grid = (np.arange(side, dtype=np.float32) + 0.5) / side - 0.5
+    shade = 1.0 + identity.background_gradient[0] * grid[None, :] + identity.background_gradient[1] * grid[:, None]
+    return np.ascontiguousarray(shade[..., None] * np.array(identity.background, np.float32))
+
+
+def render_face(
+    identity: Identity,
+    expression: ExpressionSpec | ExpressionParams = "neutral",
+    intensity: float = 1.0,
+    size: int = 128,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Render ``identity`` showing ``expression`` at ``intensity``.
+
+    Returns:
+        ``(rgb, labels)``: ``rgb`` uint8 (size, size, 3); ``labels`` uint8 (size, size), values index
+        :data:`hf_segan.FACE_PARSING_CLASSES`.
+    """
+    if not isinstance(size, int) or size < MIN_SIZE:
+        raise ValueError(f"size must be an integer >= {MIN_SIZE}, got {size!r}.")
+    params = expression if isinstance(expression, ExpressionParams) else expression_params(expression, intensity)
+    canvas = _Canvas(size, identity, _background(identity, size * SUPERSAMPLE))
+    _head(identity, canvas)
+    _brows_and_eyes(identity, params, canvas)
+    _nose(identity, params, canvas)
+    _mouth(identity, params, canvas)
+    color = cv2.resize(canvas.color, (size, size), interpolation=cv2.INTER_AREA) * _texture(identity, size)
+    rgb = np.clip(color * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    labels = canvas.labels[SUPERSAMPLE // 2 :: SUPERSAMPLE, SUPERSAMPLE // 2 :: SUPERSAMPLE].copy()
+    return rgb, labels

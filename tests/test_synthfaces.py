@@ -1,0 +1,164 @@
+"""SynthFaces: exact labels, expressions that only move expression regions, ground-truth pairs, dataset I/O."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import datasets
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from hf_segan.constants import DEFAULT_REGION_GROUPS, EXPRESSIONS, FACE_PARSING_CLASSES
+from hf_segan.data.synthfaces import (
+    PROTOTYPES,
+    expression_params,
+    load_synthfaces,
+    render_face,
+    sample_identity,
+    split_identity_ids,
+    write_imagefolder,
+)
+
+LABEL = {name: i for i, name in enumerate(FACE_PARSING_CLASSES)}
+EXPRESSION_CLASSES = [LABEL[c] for group in DEFAULT_REGION_GROUPS.values() for c in group]
+
+
+def test_prototypes_cover_the_expressions_in_order():
+    assert tuple(PROTOTYPES) == EXPRESSIONS
+
+
+def test_rendering_is_deterministic_and_identities_differ():
+    a = render_face(sample_identity(3, seed=1), "happy", 0.7, 64)
+    b = render_face(sample_identity(3, seed=1), "happy", 0.7, 64)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    other = render_face(sample_identity(4, seed=1), "happy", 0.7, 64)
+    assert not np.array_equal(a[0], other[0])
+    assert a[0].shape == (64, 64, 3) and a[0].dtype == np.uint8 and a[1].shape == (64, 64)
+
+
+def test_splits_have_disjoint_identities():
+    ids = {split: set(split_identity_ids(split, 50)) for split in ("train", "validation", "test")}
+    assert not ids["train"] & ids["validation"] and not ids["train"] & ids["test"]
+    assert not ids["validation"] & ids["test"]
+    with pytest.raises(ValueError, match="Unknown split 'dev'"):
+        split_identity_ids("dev", 3)
+
+
+def test_labels_cover_the_classes_and_accessories_appear_on_some_identities():
+    seen, with_glasses, with_hats = set(), 0, 0
+    for identity_id in range(40):
+        identity = sample_identity(identity_id)
+        _, labels = render_face(identity, "surprise", 1.0, 96)
+        present = set(np.unique(labels).tolist())
+        seen |= present
+        with_glasses += LABEL["eye_g"] in present
+        with_hats += LABEL["hat"] in present
+        assert (LABEL["eye_g"] in present) == identity.glasses
+    required = set(FACE_PARSING_CLASSES) - {"neck_l", "ear_r"}
+    assert {FACE_PARSING_CLASSES[i] for i in seen} >= required
+    assert 0 < with_glasses < 40 and 0 < with_hats < 40
+
+
+def test_images_are_textured_not_flat():
+    rgb, labels = render_face(sample_identity(0), "neutral", 1.0, 96)
+    skin = rgb[labels == LABEL["skin"]].astype(float)
+    assert skin.std(axis=0).min() > 2.0
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS[1:])
+def test_an_expression_only_changes_expression_regions(expression):
+    identity = sample_identity(7)
+    neutral_rgb, neutral_labels = render_face(identity, "neutral", 1.0, 96)
+    rgb, labels = render_face(identity, expression, 1.0, 96)
+    regions = np.isin(neutral_labels, EXPRESSION_CLASSES) | np.isin(labels, EXPRESSION_CLASSES)
+    near = ndimage.binary_dilation(regions, iterations=3)  # anti-aliased edges spill over by up to a pixel
+    assert np.array_equal(rgb[~near], neutral_rgb[~near])
+    assert np.array_equal(labels[~near], neutral_labels[~near])
+    assert not np.array_equal(rgb, neutral_rgb)
+
+
+def test_intensity_zero_is_neutral_and_intensity_grows_monotonically():
+    identity = sample_identity(2)
+    neutral = render_face(identity, "neutral", 1.0, 96)
+    assert all(np.array_equal(x, y) for x, y in zip(render_face(identity, "surprise", 0.0, 96), neutral, strict=True))
+    openings = [(render_face(identity, "surprise", t, 128)[1] == LABEL["mouth"]).sum() for t in (0.0, 0.3, 0.6, 1.0)]
+    assert openings == sorted(openings) and openings[-1] > openings[0] + 20
+
+
+def _mouth_corner_lift(labels):
+    """How far the lips' corners sit above their centre line (pixels; positive = smile)."""
+    ys, xs = np.nonzero(np.isin(labels, [LABEL["u_lip"], LABEL["l_lip"], LABEL["mouth"]]))
+    left, right, centre = xs.min(), xs.max(), (xs.min() + xs.max()) / 2
+    corners = ys[(xs <= left + 1) | (xs >= right - 1)].mean()
+    middle = ys[np.abs(xs - centre) <= 1].mean()
+    return middle - corners
+
+
+def test_happy_lifts_the_mouth_corners_and_sad_drops_them():
+    identity = dataclasses.replace(sample_identity(5), rotation=0.0)
+    assert _mouth_corner_lift(render_face(identity, "happy", 1.0, 128)[1]) > 1.0
+    assert _mouth_corner_lift(render_face(identity, "sad", 1.0, 128)[1]) < -1.0
+
+
+def test_blends_interpolate_parameters():
+    blend = expression_params({"happy": 0.5, "surprise": 0.5})
+    assert blend.mouth_open == pytest.approx((PROTOTYPES["happy"].mouth_open + PROTOTYPES["surprise"].mouth_open) / 2)
+    half = expression_params("anger", 0.5)
+    assert half.brow_tilt == pytest.approx(PROTOTYPES["anger"].brow_tilt / 2)
+
+
+def test_dataset_columns_and_paired_ground_truth():
+    dataset = load_synthfaces("validation", num_identities=2, intensities=[0.5, 1.0], image_size=48, seed=3)
+    assert len(dataset) == 2 * (1 + 7 * 2)
+    assert dataset.features["expression"].names == list(EXPRESSIONS)
+    assert set(dataset.column_names) == {
+        "image", "mask", "expression", "intensity", "identity",
+        "target_image", "target_mask", "target_expression", "target_intensity",
+    }  # fmt: skip
+    row = dataset[5]
+    assert row["image"].size == (48, 48) and row["mask"].mode == "L"
+    identity = sample_identity(row["identity"], seed=3)
+    target_name = EXPRESSIONS[row["target_expression"]]
+    rgb, labels = render_face(identity, target_name, row["target_intensity"], 48)
+    assert np.array_equal(np.asarray(row["target_image"]), rgb)
+    assert np.array_equal(np.asarray(row["target_mask"]), labels)
+    assert (row["target_expression"], row["target_intensity"]) != (row["expression"], row["intensity"])
+    assert set(dataset["identity"]) == set(split_identity_ids("validation", 2))
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="image_size must be an integer >= 32"):
+        load_synthfaces(num_identities=1, image_size=16)
+    with pytest.raises(ValueError, match=r"Intensity must lie in \[0, 1\]"):
+        load_synthfaces(num_identities=1, intensities=[1.5])
+    with pytest.raises(ValueError, match="expressions must be a non-empty subset"):
+        load_synthfaces(num_identities=1, expressions=["smug"])
+
+
+def test_imagefolder_round_trip(tmp_path):
+    dataset = load_synthfaces("test", num_identities=1, expressions=["neutral", "happy"], image_size=32, paired=False)
+    folder = write_imagefolder(dataset, tmp_path, "test")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    loaded = datasets.load_dataset("imagefolder", data_dir=str(tmp_path), split="test")
+    assert isinstance(loaded.features["image"], datasets.Image) and isinstance(loaded.features["mask"], datasets.Image)
+    first = json.loads((folder / "metadata.jsonl").read_text().splitlines()[0])
+    match = [i for i in range(len(loaded)) if loaded[i]["identity"] == first["identity"]]
+    by_name = {loaded[i]["expression"]: loaded[i] for i in match}
+    assert np.array_equal(np.asarray(by_name["neutral"]["mask"]), np.asarray(dataset[0]["mask"]))
+    with pytest.raises(ValueError, match="exists"):
+        write_imagefolder(dataset, tmp_path, "test")
+
+
+def test_cli_writes_tree_and_contact_sheet(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "hf_segan.cli", "synth", str(tmp_path / "faces"), "--num-identities", "1"]
+    command += ["--image-size", "32", "--contact-sheet", str(tmp_path / "sheet.png"), "--sheet-identities", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "faces" / "train").glob("*.png"))) == len(EXPRESSIONS)
+    assert (tmp_path / "sheet.png").stat().st_size > 0
+    bad = subprocess.run([*command[:5], "--num-identities", "0"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "num_identities must be >= 1" in bad.stderr
