@@ -1,0 +1,315 @@
+"""``SeganPipeline``: parse a face, then edit its expression through the parser's soft region masks.
+
+Two entry points:
+
+* ``pipe(images, expression=..., intensity=..., regions=...)`` for face crops (PIL, numpy, torch; one or many).
+  Crops are resized to the model's working ``resolution``; the *change* the editor makes is resized back and
+  added to the original pixels, so an edit never blurs what it did not touch.
+* ``pipe.edit_photo(photo, ...)`` for whole photos: detect faces, align each to the canonical crop, edit the
+  crops in one batch and paste them back with a feathered blend limited to the face.
+
+This module imports every component class: diffusers loads components only from modules already imported, and
+the module paths written into ``model_index.json`` (``hf_segan.models.bisenet`` / ``unet`` / ``editor``) are
+part of the saved format and must stay stable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+from PIL import Image
+
+from .alignment import FaceBox, align_face, detect_faces, paste_face
+from .expressions import ExpressionSpec, expression_condition
+from .image_utils import overlay_labels, tensor_to_uint8
+from .io import load_image
+from .models.bisenet import BiSeNetFaceParser
+from .models.editor import HierarchicalExpressionGenerator
+from .models.unet import UNetFaceParser
+from .models.validation import RANGE_TOLERANCE
+
+OUTPUT_TYPES = ("pil", "np", "pt")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
+DEFAULT_MODEL_NOTICE = (
+    "Using the bundled default model: a small SeganPipeline trained only on SynthFaces procedural faces, not on "
+    "real photos; expect cartoon-level edits. Pass --model / from_pretrained(PATH_OR_ID) for a real model."
+)
+
+
+def default_model_path() -> Path:
+    """The small SynthFaces-trained pipeline shipped inside the package (``hf_segan/assets/default_model``)."""
+    return Path(str(resources.files("hf_segan") / "assets" / "default_model"))
+
+
+@dataclass
+class SeganPipelineOutput(BaseOutput):
+    """Edits and what explains them, one entry per input image (at the input's size).
+
+    Args:
+        images: edited images (PIL list, (B, H, W, 3) uint8 numpy, or (B, 3, H, W) [-1, 1] tensor).
+        parsing: label maps (B, H, W) int64, values index :data:`hf_segan.FACE_PARSING_CLASSES`.
+        region_masks: (B, R, H, W) float region masks, R = ``editor.region_names``.
+        attention: (B, H, W) float attention; 1 keeps the input pixel.
+    """
+
+    images: Any
+    parsing: np.ndarray
+    region_masks: np.ndarray
+    attention: np.ndarray
+
+
+@dataclass
+class PhotoEditResult:
+    """A whole photo with its face(s) edited."""
+
+    image: Image.Image
+    faces: list[FaceBox]
+    notes: list[str]
+
+
+def check_pipeline_folder(path: str | os.PathLike) -> None:
+    """Refuse, with a clear message, a local folder that is not a saved SeganPipeline or that holds only pickle
+    weights (only safetensors are ever loaded)."""
+    folder = Path(path)
+    if not folder.exists():
+        return  # a hub id: diffusers resolves (and in offline mode, reports) it
+    index = folder / "model_index.json"
+    if not index.is_file():
+        raise ValueError(f"{folder} is not a SeganPipeline folder (no model_index.json).")
+    try:
+        class_name = json.loads(index.read_text()).get("_class_name")
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{index} is not valid JSON: {error}.") from error
+    if class_name != "SeganPipeline":
+        raise ValueError(f"{folder} holds a {class_name!r}, not a SeganPipeline.")
+    for component in ("parser", "editor"):
+        weights = [p for p in (folder / component).glob("*") if p.suffix in WEIGHT_SUFFIXES]
+        if not any(p.suffix == ".safetensors" for p in weights):
+            found = ", ".join(p.name for p in weights) or "no weights"
+            raise ValueError(
+                f"{folder / component} has {found}; only safetensors weights are loaded (pickle files can run code)."
+            )
+
+
+class SeganPipeline(DiffusionPipeline):
+    """Face parser + hierarchical expression editor.
+
+    Args:
+        parser: a face parser (:class:`~hf_segan.models.bisenet.BiSeNetFaceParser` or
+            :class:`~hf_segan.models.unet.UNetFaceParser`).
+        editor: a :class:`~hf_segan.models.editor.HierarchicalExpressionGenerator`.
+        resolution: the square side the models were trained at; inputs are resized to it.
+    """
+
+    model_cpu_offload_seq = "parser->editor"
+
+    def __init__(
+        self,
+        parser: BiSeNetFaceParser | UNetFaceParser,
+        editor: HierarchicalExpressionGenerator,
+        resolution: int = 128,
+    ) -> None:
+        super().__init__()
+        self.register_modules(parser=parser, editor=editor)
+        self.register_to_config(resolution=resolution)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> SeganPipeline:
+        """Load a saved pipeline (local folder or hub id); safetensors only."""
+        check_pipeline_folder(pretrained_model_name_or_path)
+        kwargs.setdefault("use_safetensors", True)
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
+    # --- inputs -----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _to_tensors(images: Any) -> list[torch.Tensor]:
+        """Anything a user holds -> a list of (3, H, W) float tensors in [-1, 1]."""
+        if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 4:
+            images = list(images)
+        elif not isinstance(images, (list, tuple)):
+            images = [images]
+        if not images:
+            raise ValueError("No images given.")
+        tensors = []
+        for index, image in enumerate(images):
+            if isinstance(image, (str, os.PathLike)):
+                image = load_image(image).rgb
+            if isinstance(image, Image.Image):
+                image = np.asarray(image.convert("RGB"))
+            if isinstance(image, np.ndarray):
+                if image.ndim != 3 or image.shape[2] != 3:
+                    raise ValueError(f"Image {index}: numpy images must be (H, W, 3), got shape {image.shape}.")
+                if image.dtype == np.uint8:
+                    tensor = torch.from_numpy(image.copy()).permute(2, 0, 1).float() / 127.5 - 1.0
+                elif np.issubdtype(image.dtype, np.floating):
+                    if image.min() < -RANGE_TOLERANCE or image.max() > 1 + RANGE_TOLERANCE:
+                        raise ValueError(f"Image {index}: float numpy images must lie in [0, 1].")
+                    tensor = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1) * 2.0 - 1.0
+                else:
+                    raise ValueError(
+                        f"Image {index}: numpy images must be uint8 or float in [0, 1], got {image.dtype}."
+                    )
+            elif isinstance(image, torch.Tensor):
+                if image.ndim != 3 or image.shape[0] != 3 or not image.is_floating_point():
+                    raise ValueError(
+                        f"Image {index}: tensors must be float (3, H, W) or (B, 3, H, W) in [-1, 1], "
+                        f"got {image.dtype} {tuple(image.shape)}."
+                    )
+                tensor = image.detach().float().cpu()
+            else:
+                raise ValueError(
+                    f"Image {index}: cannot read a {type(image).__name__}; pass PIL, numpy, torch or a file path."
+                )
+            tensors.append(tensor)
+        return tensors
+
+    def _resize(self, image: torch.Tensor) -> torch.Tensor:
+        size = self.config.resolution
+        return F.interpolate(image[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
+    # --- inference --------------------------------------------------------------------------------------------
+
+    def _probs(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.parser(batch, return_aux=False).logits.float().softmax(1)
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        images: Any,
+        expression: ExpressionSpec = "happy",
+        intensity: float = 1.0,
+        regions: Sequence[str] | None = None,
+        output_type: str = "pil",
+        batch_size: int = 16,
+    ) -> SeganPipelineOutput:
+        """Edit face crops toward ``expression`` at ``intensity``; ``regions`` limits which groups may change."""
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}.")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+        condition = expression_condition(expression, intensity)
+        originals = self._to_tensors(images)
+        device, dtype = self.editor.device, self.editor.dtype
+        edited, parsing, masks, attention = [], [], [], []
+        for start in range(0, len(originals), batch_size):
+            chunk = originals[start : start + batch_size]
+            small = torch.cat([self._resize(image) for image in chunk]).to(device, dtype)
+            probs = self._probs(small)
+            out = self.editor(
+                small, probs.to(dtype), condition.to(device, dtype).expand(len(chunk), -1), editable_regions=regions
+            )
+            for i, original in enumerate(chunk):
+                size = original.shape[1:]
+
+                def up(t: torch.Tensor, size=size) -> torch.Tensor:
+                    return F.interpolate(t[None].float(), size=size, mode="bilinear", align_corners=False)[0].cpu()
+
+                delta = up(out.images[i] - small[i])
+                edited.append((original + delta).clamp(-1, 1))
+                parsing.append(up(probs[i]).argmax(0))
+                masks.append(up(out.region_masks[i]))
+                attention.append(up(out.attention[i])[0])
+        result = torch.stack(edited) if len({tuple(t.shape) for t in edited}) == 1 else edited
+        return SeganPipelineOutput(
+            images=self._format(result, output_type),
+            parsing=_stack_numpy(parsing),
+            region_masks=_stack_numpy(masks),
+            attention=_stack_numpy(attention),
+        )
+
+    @staticmethod
+    def _format(images: torch.Tensor | list[torch.Tensor], output_type: str):
+        if output_type == "pt":
+            return images
+        arrays = [tensor_to_uint8(image) for image in images]
+        if output_type == "np":
+            return np.stack(arrays) if len({a.shape for a in arrays}) == 1 else arrays
+        return [Image.fromarray(a) for a in arrays]
+
+    @torch.inference_mode()
+    def parse(self, images: Any, batch_size: int = 16) -> np.ndarray | list[np.ndarray]:
+        """Face parsing alone: label maps (H, W) int64 at each input's size."""
+        originals = self._to_tensors(images)
+        labels = []
+        device, dtype = self.parser.device, self.parser.dtype
+        for start in range(0, len(originals), batch_size):
+            chunk = originals[start : start + batch_size]
+            probs = self._probs(torch.cat([self._resize(image) for image in chunk]).to(device, dtype))
+            for i, original in enumerate(chunk):
+                up = F.interpolate(probs[i : i + 1], size=original.shape[1:], mode="bilinear", align_corners=False)
+                labels.append(up[0].argmax(0).cpu())
+        return _stack_numpy(labels)
+
+    @staticmethod
+    def overlay(image: Image.Image | np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> Image.Image:
+        """The colour-coded parsing drawn over ``image``."""
+        rgb = np.asarray(image.convert("RGB")) if isinstance(image, Image.Image) else image
+        return Image.fromarray(overlay_labels(rgb, labels, alpha))
+
+    def edit_photo(
+        self,
+        photo: Image.Image | np.ndarray | str | os.PathLike,
+        expression: ExpressionSpec = "happy",
+        intensity: float = 1.0,
+        regions: Sequence[str] | None = None,
+        faces: str = "largest",
+        margin: float = 1.0,
+        box: FaceBox | Sequence[float] | None = None,
+        feather: float = 0.08,
+    ) -> PhotoEditResult:
+        """Edit the face(s) of a whole photo and return the whole photo (alpha kept).
+
+        Args:
+            faces: ``largest`` or ``all`` detected faces.
+            margin: zoom-out of the aligned crop (1 = the training template).
+            box: a precomputed face box ``(x, y, width, height)`` instead of detection.
+            feather: width of the blend ramp at the face's edge (fraction of the crop side).
+        """
+        if faces not in ("largest", "all"):
+            raise ValueError(f"faces must be 'largest' or 'all', got {faces!r}.")
+        expression_condition(expression, intensity)  # validate before any work
+        notes: list[str] = []
+        alpha = None
+        if isinstance(photo, (str, os.PathLike)):
+            loaded = load_image(photo)
+            rgb, alpha, notes, name = loaded.rgb, loaded.alpha, list(loaded.notes), loaded.source
+        elif isinstance(photo, Image.Image):
+            name = "photo"
+            alpha = np.asarray(photo.getchannel("A")).copy() if photo.mode in ("RGBA", "LA") else None
+            rgb = np.asarray(photo.convert("RGB")).copy()
+        else:
+            name, rgb = "photo", np.ascontiguousarray(photo)
+        if box is not None:
+            boxes = [box if isinstance(box, FaceBox) else FaceBox(*map(float, box))]
+        else:
+            boxes = detect_faces(rgb)
+            if not boxes:
+                raise ValueError(f"{name}: no face found.")
+            if faces == "largest":
+                boxes = [max(boxes, key=lambda b: b.area)]
+        aligned = [align_face(rgb, b, size=self.config.resolution, margin=margin) for b in boxes]
+        edits = self([a.crop for a in aligned], expression, intensity, regions, output_type="np").images
+        result = rgb
+        for crop, alignment in zip(edits, aligned, strict=True):
+            result = paste_face(result, crop, alignment, feather)
+        image = Image.fromarray(result)
+        if alpha is not None:
+            image.putalpha(Image.fromarray(alpha))
+        return PhotoEditResult(image=image, faces=boxes, notes=notes)
+
+
+def _stack_numpy(tensors: list[torch.Tensor]) -> np.ndarray | list[np.ndarray]:
+    arrays = [t.numpy() for t in tensors]
+    return np.stack(arrays) if len({a.shape for a in arrays}) == 1 else arrays

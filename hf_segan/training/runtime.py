@@ -1,0 +1,100 @@
+"""What every training script does the same way: the Accelerator, seeding, learning rates, errors, progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator, DistributedDataParallelKwargs
+from accelerate.utils import ProjectConfiguration
+from tqdm.auto import tqdm
+
+from .config import OptimConfig, RunConfig
+
+
+def create_accelerator(config: RunConfig) -> Accelerator:
+    """An Accelerator for ``config``: CPU when asked or when there is no CUDA, ``auto`` precision = bf16 on GPU.
+
+    ``find_unused_parameters`` is on because parsers return auxiliary heads only some losses use.
+    """
+    cpu = config.cpu or not torch.cuda.is_available()
+    precision = config.mixed_precision
+    if precision == "auto":
+        precision = "no" if cpu else "bf16"
+    return Accelerator(
+        cpu=cpu,
+        mixed_precision=precision,
+        log_with=None if config.report_to == "none" else config.report_to,
+        project_config=ProjectConfiguration(
+            project_dir=config.output_dir, logging_dir=str(Path(config.output_dir) / "logs")
+        ),
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+
+
+def learning_rate(optim: OptimConfig, step: int, max_steps: int) -> float:
+    """The learning rate at ``step``: linear warm-up, then constant, linear or poly decay to 0 at ``max_steps``.
+
+    A pure function of the step, so resuming needs no scheduler state.
+    """
+    if step < optim.warmup_steps:
+        return optim.lr * (step + 1) / optim.warmup_steps
+    progress = (step - optim.warmup_steps) / max(1, max_steps - optim.warmup_steps)
+    if optim.schedule == "linear":
+        return optim.lr * max(0.0, 1.0 - progress)
+    if optim.schedule == "poly":
+        return optim.lr * max(0.0, 1.0 - progress) ** optim.poly_power
+    return optim.lr
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def make_optimizer(parameters, optim: OptimConfig) -> torch.optim.AdamW:
+    return torch.optim.AdamW(list(parameters), lr=optim.lr, betas=tuple(optim.betas), weight_decay=optim.weight_decay)
+
+
+def progress_bar(accelerator: Accelerator, total: int, initial: int, desc: str) -> tqdm:
+    """A tqdm bar shown on the main process only."""
+    return tqdm(total=total, initial=initial, desc=desc, disable=not accelerator.is_local_main_process)
+
+
+def write_json(path: str | Path, data: dict) -> None:
+    """Write JSON atomically (temp file, then rename), so readers never see half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    tmp.replace(path)
+
+
+def record_indices(accelerator: Accelerator, output_dir: str | Path, indices: list[int]) -> None:
+    """Debug aid for distributed runs: each process writes the sample indices it trained on."""
+    write_json(
+        Path(output_dir) / f"debug_indices_{accelerator.process_index}.json",
+        {"process_index": accelerator.process_index, "num_processes": accelerator.num_processes, "indices": indices},
+    )
+
+
+def run_script(main: Callable[[Sequence[str]], None], argv: Sequence[str] | None = None) -> int:
+    """Run a script's ``main``; user errors (bad config, bad data) become one line on stderr and exit status 2."""
+    try:
+        main(sys.argv[1:] if argv is None else argv)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def sync_context(accelerator: Accelerator, models: Sequence[torch.nn.Module], sync: bool) -> ExitStack:
+    """Skip the gradient all-reduce of ``models`` on all but the last micro-batch of an accumulated step."""
+    stack = ExitStack()
+    if not sync:
+        for model in models:
+            stack.enter_context(accelerator.no_sync(model))
+    return stack

@@ -1,0 +1,250 @@
+"""The training helpers (configs, augmentation, checkpoints) and the training scripts end to end on tiny configs."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from hf_segan.constants import EXPRESSIONS, FACE_PARSING_CLASSES
+from hf_segan.training.checkpointing import list_checkpoints, resolve_resume_path
+from hf_segan.training.config import OptimConfig, RunConfig, load_config, parse_config
+from hf_segan.training.data import FaceTrainingSet, check_columns, check_expression_labels, hflip_face
+from hf_segan.training.runtime import learning_rate
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "training" / "configs"
+
+
+# --- face-correct augmentation ----------------------------------------------------------------------------------
+
+
+def test_flip_swaps_left_and_right_classes():
+    label = FACE_PARSING_CLASSES.index
+    mask = torch.tensor([[label("l_eye"), label("skin"), label("nose"), label("r_brow")]])
+    image = torch.arange(4.0).view(1, 1, 4).expand(3, 1, 4)
+    flipped_image, flipped_mask = hflip_face(image, mask)
+    # the subject's left eye, now on the image's right, is labelled as a right eye; brows likewise
+    assert flipped_mask.tolist() == [[label("l_brow"), label("nose"), label("skin"), label("r_eye")]]
+    assert flipped_image[0, 0].tolist() == [3.0, 2.0, 1.0, 0.0]
+
+
+def _tiny_dataset(n=6, size=8, names=EXPRESSIONS):
+    masks = [Image.fromarray(np.full((size, size), i % 19, dtype=np.uint8), mode="L") for i in range(n)]
+    images = [Image.fromarray(np.full((size, size, 3), 10 * i, dtype=np.uint8)) for i in range(n)]
+    features = datasets.Features(
+        {"image": datasets.Image(), "mask": datasets.Image(), "expression": datasets.ClassLabel(names=list(names))}
+    )
+    return datasets.Dataset.from_dict(
+        {"image": images, "mask": masks, "expression": [i % len(names) for i in range(n)]}, features=features
+    )
+
+
+def test_training_set_flips_depend_only_on_seed_epoch_and_index():
+    dataset = _tiny_dataset()
+    flipping = FaceTrainingSet(dataset, ["image", "mask"], resolution=4, flip_probability=1.0, seed=3)
+    plain = FaceTrainingSet(dataset, ["image", "mask"], resolution=4)
+    assert plain[2]["image"].shape == (3, 4, 4) and plain[2]["mask"].dtype == torch.int64
+    # mask value 4 (l_eye) everywhere in sample 4: a flip must turn it into r_eye
+    assert plain[4]["mask"].unique().tolist() == [4] and flipping[(4, 0)]["mask"].unique().tolist() == [5]
+    half = FaceTrainingSet(dataset, ["image", "mask"], resolution=4, flip_probability=0.5, seed=3)
+    draws = [half[(i, e)]["mask"].unique().item() for e in range(8) for i in [4]]
+    assert draws == [half[(4, e)]["mask"].unique().item() for e in range(8)]
+    assert set(draws) == {4, 5}
+
+
+def test_dataset_checks_name_the_problem():
+    dataset = _tiny_dataset().remove_columns("mask")
+    with pytest.raises(ValueError, match=r"missing required column\(s\) \['mask'\]"):
+        check_columns(dataset, ["image", "mask"], "parsing")
+    wrong = _tiny_dataset(names=["calm", "joy"])
+    with pytest.raises(ValueError, match="convert the dataset"):
+        check_expression_labels(wrong)
+
+
+# --- configs ----------------------------------------------------------------------------------------------------
+
+
+def test_config_overrides_types_and_errors(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("max_steps: 7\n")
+    config = parse_config(RunConfig, ["--config", str(path), "--seed", "3", "--mixed_precision=no"])
+    assert (config.max_steps, config.seed, config.mixed_precision) == (7, 3, "no")
+    with pytest.raises(ValueError, match=r"Unknown config key `max_step`; valid keys are: .*max_steps"):
+        load_config(RunConfig, overrides=["--max_step", "3"])
+    with pytest.raises(ValueError, match=r"`max_steps` must be >= 1, got 0"):
+        load_config(RunConfig, overrides=["--max_steps", "0"])
+    with pytest.raises(ValueError, match=r"`max_steps` must be an integer"):
+        load_config(RunConfig, overrides=["--max_steps", "ten"])
+    with pytest.raises(ValueError, match=r"`report_to` must be one of \['tensorboard', 'none'\]"):
+        load_config(RunConfig, overrides=["--report_to", "wandb"])
+
+
+def test_learning_rate_schedules():
+    poly = OptimConfig(lr=1.0, schedule="poly", poly_power=2.0, warmup_steps=2)
+    assert [learning_rate(poly, s, 12) for s in (0, 1)] == [0.5, 1.0]
+    assert learning_rate(poly, 7, 12) == pytest.approx(0.25)  # (1 - 5/10)^2
+    assert learning_rate(OptimConfig(lr=0.1), 50, 100) == 0.1
+
+
+def test_resume_latest_ignores_unfinished_checkpoints(tmp_path):
+    for name in ("checkpoint-2", "checkpoint-10", "checkpoint-12.tmp"):
+        (tmp_path / name).mkdir()
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-2", "checkpoint-10"]
+    assert resolve_resume_path(tmp_path, "latest").name == "checkpoint-10"
+    assert resolve_resume_path(tmp_path / "empty", "latest") is None
+    with pytest.raises(FileNotFoundError, match="not a checkpoint folder"):
+        resolve_resume_path(tmp_path, str(tmp_path / "checkpoint-2"))
+
+
+# --- the scripts, end to end on tiny configs --------------------------------------------------------------------
+
+
+def _run(script, output_dir, *overrides, launcher=()):
+    command = [
+        *launcher,
+        str(ROOT / "training" / f"train_{script}.py"),
+        "--config",
+        str(CONFIGS / f"{script}_tiny.yaml"),
+    ]
+    command += ["--output_dir", str(output_dir), *map(str, overrides)]
+    if not launcher:
+        command.insert(0, sys.executable)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+
+
+def _ok(result):
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def _summary(output_dir):
+    return json.loads((Path(output_dir) / "training_summary.json").read_text())
+
+
+def _tensors(folder):
+    from safetensors.torch import load_file
+
+    return {
+        f"{path.relative_to(folder)}:{key}": value
+        for path in sorted(Path(folder).rglob("*.safetensors"))
+        for key, value in load_file(path).items()
+    }
+
+
+def test_parser_script_learns_and_saves_best(tmp_path):
+    from hf_segan.models.bisenet import BiSeNetFaceParser
+
+    _ok(_run("parser", tmp_path, "--max_steps", 24, "--eval_every", 4))
+    history = _summary(tmp_path)["eval_history"]
+    assert len(history) == 6
+    assert history[-1]["miou"] > history[0]["miou"] + 0.05, history
+    parser = BiSeNetFaceParser.from_pretrained(tmp_path / "best")
+    assert parser(torch.zeros(1, 3, 32, 32)).logits.shape == (1, len(FACE_PARSING_CLASSES), 32, 32)
+    assert (tmp_path / "final").is_dir() and list((tmp_path / "logs").rglob("events.out.tfevents*"))
+
+
+def test_classifier_script_saves_loadable_model(tmp_path):
+    from hf_segan.models.classifier import ExpressionClassifier
+
+    _ok(_run("classifier", tmp_path))
+    summary = _summary(tmp_path)
+    assert 0.0 <= summary["best_accuracy"] <= 1.0
+    classifier = ExpressionClassifier.from_pretrained(tmp_path / "best")
+    assert classifier(torch.zeros(2, 3, 32, 32)).logits.shape == (2, len(EXPRESSIONS))
+
+
+def test_segan_resume_continues_bit_identically(tmp_path):
+    from hf_segan.pipeline import SeganPipeline
+
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    _ok(_run("segan", straight, "--max_steps", 6, "--checkpoint_every", 3, "--checkpoints_total_limit", 5))
+    # A run killed right after its step-3 checkpoint, restarted with `latest`:
+    shutil.copytree(straight / "checkpoint-3", resumed / "checkpoint-3")
+    result = _ok(
+        _run("segan", resumed, "--max_steps", 6, "--checkpoint_every", 3, "--resume_from_checkpoint", "latest")
+    )
+    assert _summary(resumed)["resumed_from_step"] == 3, result.stderr[-2000:]
+    for name in ("checkpoint-6", "pipeline"):
+        expected, got = _tensors(straight / name), _tensors(resumed / name)
+        assert expected.keys() == got.keys() and expected
+        for key in expected:
+            assert torch.equal(expected[key], got[key]), key
+    # the resumed run really trained: its weights moved away from the checkpoint it started from
+    start, end = _tensors(straight / "checkpoint-3"), _tensors(resumed / "checkpoint-6")
+    assert start.keys() == end.keys()
+    assert any(not torch.equal(start[k], end[k]) for k in start)
+    SeganPipeline.from_pretrained(resumed / "pipeline")
+
+
+@pytest.mark.slow
+def test_segan_two_cpu_processes_split_the_data(tmp_path):
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    launcher += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0"]
+    _ok(_run("segan", tmp_path, "--cpu", "true", "--debug_record_indices", "true", launcher=launcher))
+    summary = _summary(tmp_path)
+    assert summary["num_processes"] == 2
+    records = [json.loads((tmp_path / f"debug_indices_{rank}.json").read_text()) for rank in (0, 1)]
+    assert [r["num_processes"] for r in records] == [2, 2]
+    steps, batch = summary["steps"], summary["config"]["data"]["batch_size"]
+    first, second = records[0]["indices"], records[1]["indices"]
+    assert len(first) == len(second) == steps * batch
+    # each epoch's samples are dealt out once: within an epoch the two ranks never share an index
+    epoch = summary["samples_per_epoch_per_process"]
+    for start in range(0, len(first), epoch):
+        assert not set(first[start : start + epoch]) & set(second[start : start + epoch])
+    assert (tmp_path / "pipeline").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["--loss.n_critics", "2"], "Unknown config key `loss.n_critics`; valid keys are: "),
+        (["--optim_editor.lr", "-1"], "Config key `optim_editor.lr` must be > 0.0, got -1"),
+        (["--loss.n_critic", "0"], "Config key `loss.n_critic` must be >= 1, got 0"),
+        (["--region_source", "landmarks"], "Config key `region_source` must be one of ['semantic', 'box', 'none']"),
+    ],
+)
+def test_segan_rejects_bad_config_in_one_line(tmp_path, overrides, message):
+    result = _run("segan", tmp_path, *overrides)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not list(tmp_path.iterdir())
+
+
+def test_scripts_reject_dataset_missing_a_column(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    _tiny_dataset().remove_columns("mask").to_parquet(str(data_dir / "train.parquet"))
+    result = _run("parser", tmp_path / "out", "--data.dataset", data_dir, "--data.eval_split", "null")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "missing required column(s) ['mask']" in errors[0]  # datasets' own progress aside
+
+
+def test_training_stream_resumes_mid_epoch_with_the_same_batches():
+    from accelerate import Accelerator
+
+    from hf_segan.training.data import TrainingStream
+
+    dataset = FaceTrainingSet(_tiny_dataset(n=10), ["mask"], resolution=2, flip_probability=0.5, seed=1)
+    stream = TrainingStream(Accelerator(cpu=True), dataset, batch_size=3, seed=1)
+    assert len(stream) == 3  # 10 samples, drop_last
+    continuous = stream.batches(0)
+    straight = [next(continuous) for _ in range(8)]
+    epoch_one = [i for batch in straight[3:6] for i in batch["index"].tolist()]
+    assert len(set(epoch_one)) == 9  # no sample twice within an epoch
+    assert epoch_one != [i for batch in straight[:3] for i in batch["index"].tolist()]  # reshuffled per epoch
+    restarted = stream.batches(4)  # resume after 4 batches: epoch 1, skipping 1
+    for expected in straight[4:]:
+        got = next(restarted)
+        assert torch.equal(got["index"], expected["index"]) and torch.equal(got["mask"], expected["mask"])
