@@ -1,0 +1,42 @@
+"""What the inference commands share: model loading (with the bundled default) and input file discovery."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="SeganPipeline folder or hub id (default: the bundled SynthFaces model)")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=16)
+
+
+def load_pipeline(args: argparse.Namespace):
+    """The pipeline named by ``--model``, or the bundled default with an honest notice on stderr."""
+    from ..pipeline import DEFAULT_MODEL_NOTICE, SeganPipeline, default_model_path
+
+    source = args.model
+    if source is None:
+        source = default_model_path()
+        print(DEFAULT_MODEL_NOTICE, file=sys.stderr)
+    return SeganPipeline.from_pretrained(source).to(args.device)
+
+
+def find_inputs(inputs: list[str]) -> list[Path]:
+    """Files as given, folders expanded to their images (sorted); a missing path is a clear error."""
+    found: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise ValueError(f"{item}: no such file or folder.")
+    if not found:
+        raise ValueError(f"No images found in {inputs}.")
+    return found
