@@ -36,6 +36,7 @@ from hf_segan.losses import (
     parser_loss,
     total_variation_loss,
 )
+from hf_segan.model_card import card_kwargs_from_summary, write_model_card
 from hf_segan.models.bisenet import BiSeNetFaceParser
 from hf_segan.models.discriminator import ExpressionDiscriminator
 from hf_segan.models.editor import HierarchicalExpressionGenerator
@@ -483,6 +484,16 @@ def main(argv: Sequence[str]) -> None:
             "config": config_to_dict(config),
         }
         write_json(output_dir / "training_summary.json", summary)
+        evaluation = {
+            "dataset": {"name": config.data.dataset, "split": config.data.eval_split or config.data.split},
+            "rows": [{"model": output_dir.name, "metrics": final_metrics}],
+        }
+        write_model_card(
+            output_dir / "pipeline",
+            model_name=output_dir.name,
+            evaluation=evaluation,
+            **card_kwargs_from_summary(summary),
+        )
     accelerator.end_training()
 
 
