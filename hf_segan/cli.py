@@ -7,7 +7,7 @@ import importlib
 import sys
 
 #: Sub-command modules; each defines ``register(subparsers)`` which adds its parser with ``func`` set.
-COMMAND_MODULES = ("prepare_dataset", "convert_bisenet", "synth", "edit", "parse", "info")
+COMMAND_MODULES = ("prepare_dataset", "convert_bisenet", "synth", "edit", "parse", "info", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

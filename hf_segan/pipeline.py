@@ -181,7 +181,8 @@ class SeganPipeline(DiffusionPipeline):
 
     # --- inference --------------------------------------------------------------------------------------------
 
-    def _probs(self, batch: torch.Tensor) -> torch.Tensor:
+    def parsing_probs(self, batch: torch.Tensor) -> torch.Tensor:
+        """The parser's class probabilities (B, num_classes, H, W) for model-ready images (B, 3, H, W) in [-1, 1]."""
         return self.parser(batch, return_aux=False).logits.float().softmax(1)
 
     @torch.inference_mode()
@@ -206,7 +207,7 @@ class SeganPipeline(DiffusionPipeline):
         for start in range(0, len(originals), batch_size):
             chunk = originals[start : start + batch_size]
             small = torch.cat([self._resize(image) for image in chunk]).to(device, dtype)
-            probs = self._probs(small)
+            probs = self.parsing_probs(small)
             out = self.editor(
                 small, probs.to(dtype), condition.to(device, dtype).expand(len(chunk), -1), editable_regions=regions
             )
@@ -246,7 +247,7 @@ class SeganPipeline(DiffusionPipeline):
         device, dtype = self.parser.device, self.parser.dtype
         for start in range(0, len(originals), batch_size):
             chunk = originals[start : start + batch_size]
-            probs = self._probs(torch.cat([self._resize(image) for image in chunk]).to(device, dtype))
+            probs = self.parsing_probs(torch.cat([self._resize(image) for image in chunk]).to(device, dtype))
             for i, original in enumerate(chunk):
                 up = F.interpolate(probs[i : i + 1], size=original.shape[1:], mode="bilinear", align_corners=False)
                 labels.append(up[0].argmax(0).cpu())
