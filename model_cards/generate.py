@@ -1,46 +1,66 @@
-"""Write README.md (the model card) into a trained model folder.
+"""Write the model card (README.md) of a trained SeganPipeline folder.
 
-    python model_cards/generate.py MODEL_DIR [--name NAME] [--evaluation eval.json]
-        [--training-summary MODEL_DIR/../training_summary.json] [--repo-id user/name]
+    python model_cards/generate.py MODEL_DIR [--evaluation metrics.json] [--training-summary training_summary.json]
+        [--name NAME] [--repo-id user/name] [--base-model user/name] [--license apache-2.0]
 
-The template is ``hf_segan/assets/model_card_template.md``; the filling logic is ``hf_segan.model_card``.
+The training summary defaults to MODEL_DIR/training_summary.json or, as ``train_segan.py`` lays runs out
+(RUN/training_summary.json next to RUN/pipeline), the one in MODEL_DIR's parent. Without ``--evaluation`` the
+summary's ``final_metrics`` (the last evaluation during training) fill the results. The name defaults to the run
+folder (the one holding the summary). Template: ``hf_segan/assets/model_card_template.md``; filling logic and the
+evaluation JSON schema: ``hf_segan.model_card``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 from pathlib import Path
 
-from hf_segan.model_card import card_kwargs_from_summary, load_json, write_model_card
+from hf_segan.model_card import card_kwargs_from_summary, evaluation_from_summary, load_json, write_model_card
+
+
+def find_summary(folder: Path, given: str | None) -> Path | None:
+    """The training summary to read: the one given, else the first found next to or above the model folder."""
+    if given is not None:
+        return Path(given)
+    candidates = (folder / "training_summary.json", folder.parent / "training_summary.json")
+    return next((path for path in candidates if path.is_file()), None)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model_dir")
-    parser.add_argument("--name", help="model name (default: the folder name)")
-    parser.add_argument("--evaluation", help="JSON written by `hf-segan evaluate`")
+    parser.add_argument("model_dir", help="a saved SeganPipeline folder; README.md is written there")
+    parser.add_argument("--evaluation", help="evaluation JSON written by `hf-segan evaluate` (metrics.json)")
     parser.add_argument("--training-summary", help="training_summary.json (default: MODEL_DIR or its parent)")
-    parser.add_argument("--repo-id", help="hub id used in the usage snippet")
+    parser.add_argument("--name", help="model name (default: the run folder's name)")
+    parser.add_argument("--repo-id", help="Hub id shown in the usage snippet (default: the model name)")
+    parser.add_argument("--base-model", help="Hub id of the model this one was fine-tuned from")
+    parser.add_argument("--license", default="apache-2.0", help="license id for the card metadata")
     args = parser.parse_args(argv)
     folder = Path(args.model_dir)
     try:
-        if not folder.is_dir():
-            raise ValueError(f"{folder} is not a folder.")
-        summary_path = args.training_summary or next(
-            (
-                str(p)
-                for p in (folder / "training_summary.json", folder.parent / "training_summary.json")
-                if p.is_file()
-            ),
-            None,
-        )
-        kwargs = card_kwargs_from_summary(load_json(summary_path)) if summary_path else {"trained_on": "unknown data"}
-        evaluation = load_json(args.evaluation) if args.evaluation else None
+        summary_path = find_summary(folder, args.training_summary)
+        if summary_path is None:
+            print("No training_summary.json found: the card will say the training is not recorded.", file=sys.stderr)
+            summary, kwargs, date = {}, {"trained_on": "unrecorded data"}, "not recorded"
+        else:
+            summary = load_json(summary_path)
+            kwargs = card_kwargs_from_summary(summary)
+            date = datetime.date.fromtimestamp(summary_path.stat().st_mtime).isoformat()
+        name = args.name or (summary_path.resolve().parent.name if summary_path else folder.resolve().name)
+        evaluation = load_json(args.evaluation) if args.evaluation else evaluation_from_summary(summary, name)
         path = write_model_card(
-            folder, model_name=args.name or folder.name, evaluation=evaluation, repo_id=args.repo_id, **kwargs
+            folder,
+            model_name=name,
+            evaluation=evaluation,
+            license=args.license,
+            base_model=args.base_model,
+            repo_id=args.repo_id,
+            date=date,
+            **kwargs,
         )
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"Wrote {path}")
