@@ -16,6 +16,7 @@ part of the saved format and must stay stable.
 from __future__ import annotations
 
 import json
+import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,11 +34,10 @@ from PIL import Image
 from .alignment import FaceBox, align_face, detect_faces, paste_face
 from .expressions import ExpressionSpec, expression_condition
 from .image_utils import overlay_labels, tensor_to_uint8
-from .io import load_image
+from .io import as_image, from_any
 from .models.bisenet import BiSeNetFaceParser
 from .models.editor import HierarchicalExpressionGenerator
 from .models.unet import UNetFaceParser
-from .models.validation import RANGE_TOLERANCE
 
 OUTPUT_TYPES = ("pil", "np", "pt")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
@@ -133,48 +133,6 @@ class SeganPipeline(DiffusionPipeline):
 
     # --- inputs -----------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _to_tensors(images: Any) -> list[torch.Tensor]:
-        """Anything a user holds -> a list of (3, H, W) float tensors in [-1, 1]."""
-        if isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 4:
-            images = list(images)
-        elif not isinstance(images, (list, tuple)):
-            images = [images]
-        if not images:
-            raise ValueError("No images given.")
-        tensors = []
-        for index, image in enumerate(images):
-            if isinstance(image, (str, os.PathLike)):
-                image = load_image(image).rgb
-            if isinstance(image, Image.Image):
-                image = np.asarray(image.convert("RGB"))
-            if isinstance(image, np.ndarray):
-                if image.ndim != 3 or image.shape[2] != 3:
-                    raise ValueError(f"Image {index}: numpy images must be (H, W, 3), got shape {image.shape}.")
-                if image.dtype == np.uint8:
-                    tensor = torch.from_numpy(image.copy()).permute(2, 0, 1).float() / 127.5 - 1.0
-                elif np.issubdtype(image.dtype, np.floating):
-                    if image.min() < -RANGE_TOLERANCE or image.max() > 1 + RANGE_TOLERANCE:
-                        raise ValueError(f"Image {index}: float numpy images must lie in [0, 1].")
-                    tensor = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1) * 2.0 - 1.0
-                else:
-                    raise ValueError(
-                        f"Image {index}: numpy images must be uint8 or float in [0, 1], got {image.dtype}."
-                    )
-            elif isinstance(image, torch.Tensor):
-                if image.ndim != 3 or image.shape[0] != 3 or not image.is_floating_point():
-                    raise ValueError(
-                        f"Image {index}: tensors must be float (3, H, W) or (B, 3, H, W) in [-1, 1], "
-                        f"got {image.dtype} {tuple(image.shape)}."
-                    )
-                tensor = image.detach().float().cpu()
-            else:
-                raise ValueError(
-                    f"Image {index}: cannot read a {type(image).__name__}; pass PIL, numpy, torch or a file path."
-                )
-            tensors.append(tensor)
-        return tensors
-
     def _resize(self, image: torch.Tensor) -> torch.Tensor:
         size = self.config.resolution
         return F.interpolate(image[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)
@@ -196,12 +154,9 @@ class SeganPipeline(DiffusionPipeline):
         batch_size: int = 16,
     ) -> SeganPipelineOutput:
         """Edit face crops toward ``expression`` at ``intensity``; ``regions`` limits which groups may change."""
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}.")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+        _check_run_arguments(output_type, batch_size)
         condition = expression_condition(expression, intensity)
-        originals = self._to_tensors(images)
+        originals = from_any(images)
         device, dtype = self.editor.device, self.editor.dtype
         edited, parsing, masks, attention = [], [], [], []
         for start in range(0, len(originals), batch_size):
@@ -240,9 +195,12 @@ class SeganPipeline(DiffusionPipeline):
         return [Image.fromarray(a) for a in arrays]
 
     @torch.inference_mode()
-    def parse(self, images: Any, batch_size: int = 16) -> np.ndarray | list[np.ndarray]:
-        """Face parsing alone: label maps (H, W) int64 at each input's size."""
-        originals = self._to_tensors(images)
+    def parse(self, images: Any, output_type: str = "np", batch_size: int = 16):
+        """Face parsing alone: one label map per input at its size, values index
+        :data:`hf_segan.FACE_PARSING_CLASSES`: (B, H, W) int64 numpy (``np``) or tensor (``pt``), or mode-L PIL
+        images (``pil``); a list where input sizes differ."""
+        _check_run_arguments(output_type, batch_size)
+        originals = from_any(images)
         labels = []
         device, dtype = self.parser.device, self.parser.dtype
         for start in range(0, len(originals), batch_size):
@@ -251,6 +209,10 @@ class SeganPipeline(DiffusionPipeline):
             for i, original in enumerate(chunk):
                 up = F.interpolate(probs[i : i + 1], size=original.shape[1:], mode="bilinear", align_corners=False)
                 labels.append(up[0].argmax(0).cpu())
+        if output_type == "pil":
+            return [Image.fromarray(label.numpy().astype(np.uint8), mode="L") for label in labels]
+        if output_type == "pt":
+            return torch.stack(labels) if len({tuple(t.shape) for t in labels}) == 1 else labels
         return _stack_numpy(labels)
 
     @staticmethod
@@ -261,7 +223,7 @@ class SeganPipeline(DiffusionPipeline):
 
     def edit_photo(
         self,
-        photo: Image.Image | np.ndarray | str | os.PathLike,
+        photo: Any,
         expression: ExpressionSpec = "happy",
         intensity: float = 1.0,
         regions: Sequence[str] | None = None,
@@ -270,9 +232,11 @@ class SeganPipeline(DiffusionPipeline):
         box: FaceBox | Sequence[float] | None = None,
         feather: float = 0.08,
     ) -> PhotoEditResult:
-        """Edit the face(s) of a whole photo and return the whole photo (alpha kept).
+        """Edit the face(s) of a whole photo and return the whole photo (alpha kept). Pixels outside the pasted
+        face region stay byte-identical.
 
         Args:
+            photo: a file path, PIL image, numpy or torch image (see :mod:`hf_segan.io`).
             faces: ``largest`` or ``all`` detected faces.
             margin: zoom-out of the aligned crop (1 = the training template).
             box: a precomputed face box ``(x, y, width, height)`` instead of detection.
@@ -281,23 +245,18 @@ class SeganPipeline(DiffusionPipeline):
         if faces not in ("largest", "all"):
             raise ValueError(f"faces must be 'largest' or 'all', got {faces!r}.")
         expression_condition(expression, intensity)  # validate before any work
-        notes: list[str] = []
-        alpha = None
-        if isinstance(photo, (str, os.PathLike)):
-            loaded = load_image(photo)
-            rgb, alpha, notes, name = loaded.rgb, loaded.alpha, list(loaded.notes), loaded.source
-        elif isinstance(photo, Image.Image):
-            name = "photo"
-            alpha = np.asarray(photo.getchannel("A")).copy() if photo.mode in ("RGBA", "LA") else None
-            rgb = np.asarray(photo.convert("RGB")).copy()
-        else:
-            name, rgb = "photo", np.ascontiguousarray(photo)
+        loaded = as_image(photo, name="photo")
+        rgb, alpha, notes = loaded.rgb, loaded.alpha, list(loaded.notes)
         if box is not None:
-            boxes = [box if isinstance(box, FaceBox) else FaceBox(*map(float, box))]
+            if not isinstance(box, FaceBox):
+                if len(box) != 4 or not all(isinstance(v, numbers.Real) for v in box) or min(box[2:]) <= 0:
+                    raise ValueError(f"box must be (x, y, width, height) with positive width and height, got {box}.")
+                box = FaceBox(*map(float, box))
+            boxes = [box]
         else:
             boxes = detect_faces(rgb)
             if not boxes:
-                raise ValueError(f"{name}: no face found.")
+                raise ValueError(f"no face found in {loaded.source}.")
             if faces == "largest":
                 boxes = [max(boxes, key=lambda b: b.area)]
         aligned = [align_face(rgb, b, size=self.config.resolution, margin=margin) for b in boxes]
@@ -309,6 +268,13 @@ class SeganPipeline(DiffusionPipeline):
         if alpha is not None:
             image.putalpha(Image.fromarray(alpha))
         return PhotoEditResult(image=image, faces=boxes, notes=notes)
+
+
+def _check_run_arguments(output_type: str, batch_size: int) -> None:
+    if output_type not in OUTPUT_TYPES:
+        raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}.")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
 
 
 def _stack_numpy(tensors: list[torch.Tensor]) -> np.ndarray | list[np.ndarray]:

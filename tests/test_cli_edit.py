@@ -1,12 +1,17 @@
 """The inference commands through a real subprocess: outputs written, bad inputs reported, exit codes."""
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 
 import numpy as np
+from conftest import build_tiny_pipeline
 from PIL import Image
 from skimage import data
+
+from hf_segan.cli import main
 
 
 def cli(*args):
@@ -28,37 +33,78 @@ def test_edit_writes_results_and_reports_bad_files(tiny_pipeline_dir, tmp_path):
     result = cli("edit", inputs, "--out", out, "--expression", "happy=0.7,surprise=0.3", "--model", tiny_pipeline_dir)
     assert result.returncode == 2
     assert sorted(p.name for p in out.iterdir()) == ["astronaut.jpg", "with_alpha.png"]  # nothing partial
-    assert "broken.png: not an image" in result.stderr and "no_face.png: no face found" in result.stderr
+    assert (
+        "broken.png: not an image" in result.stderr
+        and "no face found in " in result.stderr
+        and "no_face.png" in result.stderr
+    )
     assert "Edited 2 of 4" in result.stdout
     edited = Image.open(out / "astronaut.jpg")
     assert edited.size == (512, 512)
     assert np.all(np.asarray(Image.open(out / "with_alpha.png"))[..., 3] == 200)
 
 
-def test_edit_rejects_bad_settings_before_working(tiny_pipeline_dir, tmp_path):
+def test_edit_rejects_bad_settings_before_working(tiny_pipeline_dir, tmp_path, capsys):
     Image.fromarray(data.astronaut()).save(tmp_path / "a.png")
     unknown = cli(
         "edit", tmp_path / "a.png", "--out", tmp_path / "o", "--expression", "smug", "--model", tiny_pipeline_dir
     )
     assert unknown.returncode == 2 and "valid expressions are: neutral, happy, sad" in unknown.stderr
-    too_strong = cli("edit", tmp_path / "a.png", "--out", tmp_path / "o", "--intensity", "1.5")
-    assert too_strong.returncode == 2 and "Intensity must lie in [0, 1], got 1.5" in too_strong.stderr
-    not_a_model = cli("edit", tmp_path / "a.png", "--out", tmp_path / "o", "--model", tmp_path)
-    assert not_a_model.returncode == 2 and "not a SeganPipeline folder" in not_a_model.stderr
+    # the same entry point in-process (a subprocess per case would only re-import torch)
+    assert main(["edit", str(tmp_path / "a.png"), "--out", str(tmp_path / "o"), "--intensity", "1.5"]) == 2
+    assert "Intensity must lie in [0, 1], got 1.5" in capsys.readouterr().err
+    assert main(["edit", str(tmp_path / "a.png"), "--out", str(tmp_path / "o"), "--model", str(tmp_path)]) == 2
+    assert "not a SeganPipeline folder" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
-def test_aligned_edit_parse_and_info(tiny_pipeline_dir, tmp_path):
+def test_aligned_crops_are_batched_and_failures_isolated(tiny_pipeline_dir, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "b.png", "c.png"):
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / name)
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "a.bmp")  # -> a.png too
+    Image.new("RGB", (16, 16)).save(tmp_path / "tiny.png")
+    args = ["edit", str(tmp_path), "--out", str(tmp_path / "e"), "--aligned", "--batch-size", "2"]
+    assert main([*args, "--model", str(tiny_pipeline_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "tiny.png: 16x16 is too small" in err and "would overwrite the edit of" in err
+    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == ["a.png", "b.png", "c.png"]
+    # each written crop is the pipeline's edit of that file, whatever batch it was computed in (float kernels may
+    # differ by one grey level between batch sizes)
+    crop = np.asarray(Image.open(tmp_path / "c.png"))
+    expected = build_tiny_pipeline()(crop, "happy", output_type="np").images[0].astype(int)
+    written = np.asarray(Image.open(tmp_path / "e" / "c.png")).astype(int)
+    assert np.abs(written - expected).max() <= 1 and np.abs(written - crop).mean() > 1.0
+
+
+def test_parse_writes_labels_and_overlays(tiny_pipeline_dir, tmp_path):
     crop = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
     Image.fromarray(crop).save(tmp_path / "crop.png")
-    edit = cli("edit", tmp_path / "crop.png", "--out", tmp_path / "e", "--aligned", "--model", tiny_pipeline_dir)
-    assert edit.returncode == 0, edit.stderr
-    assert Image.open(tmp_path / "e" / "crop.png").size == (64, 64)
-    parse = cli("parse", tmp_path / "crop.png", "--out", tmp_path / "p", "--model", tiny_pipeline_dir)
-    assert parse.returncode == 0, parse.stderr
+    assert (
+        main(["parse", str(tmp_path / "crop.png"), "--out", str(tmp_path / "p"), "--model", str(tiny_pipeline_dir)])
+        == 0
+    )
     labels = np.asarray(Image.open(tmp_path / "p" / "crop_labels.png"))
-    assert labels.shape == (64, 64) and labels.max() < 19
-    info = cli("info", tiny_pipeline_dir)
-    assert info.returncode == 0, info.stderr
-    assert "editor: HierarchicalExpressionGenerator" in info.stdout and "region source: semantic" in info.stdout
-    assert "resolution: 64x64" in info.stdout
+    assert np.array_equal(labels, build_tiny_pipeline().parse(crop)[0])
+    assert np.asarray(Image.open(tmp_path / "p" / "crop_overlay.png")).shape == (64, 64, 3)
+
+
+def test_info_describes_components_and_provenance(tiny_pipeline_dir, tmp_path, capsys):
+    assert main(["info", str(tiny_pipeline_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "editor: HierarchicalExpressionGenerator" in out and "region source: semantic" in out
+    assert "resolution: 64x64" in out and "region groups: eyes = " in out and "no training_summary.json" in out
+    # training scripts write the summary next to output_dir/pipeline
+    shutil.copytree(tiny_pipeline_dir, tmp_path / "pipeline")
+    summary = {
+        "script": "train_segan",
+        "steps": 1200,
+        "ablation": {"region_source": "box"},
+        "final_metrics": {"psnr": 21.5},
+    }
+    summary["config"] = {"data": {"dataset": "synthfaces", "resolution": 64}}
+    (tmp_path / "training_summary.json").write_text(json.dumps(summary))
+    assert main(["info", str(tmp_path / "pipeline")]) == 0
+    out = capsys.readouterr().out
+    assert "trained on: SynthFaces" in out and "1200 steps" in out and "region source: box" in out
+    assert "psnr=21.5" in out

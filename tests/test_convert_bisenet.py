@@ -13,6 +13,7 @@ import sys
 import pytest
 import torch
 
+from hf_segan.cli import main
 from hf_segan.convert import convert_bisenet_state_dict, load_reference_bisenet
 from hf_segan.models.bisenet import BiSeNetFaceParser
 
@@ -97,6 +98,39 @@ def test_every_reference_tensor_lands_on_the_matching_parameter(reference):
     )
 
 
+def test_heads_land_where_the_reference_reads_them(reference):
+    # The reference's conv_out is the main head, conv_out16 reads the stride-8 context and conv_out32 the stride-16
+    # one, and it returns them in that order. Its classifiers have no bias, so zeroing one reference classifier
+    # must silence exactly the matching output of ours.
+    images = torch.rand(2, 3, 64, 64) * 2 - 1
+    for silenced, key in enumerate(
+        ("conv_out.conv_out.weight", "conv_out16.conv_out.weight", "conv_out32.conv_out.weight")
+    ):
+        model = BiSeNetFaceParser().eval()
+        model.load_state_dict(convert_bisenet_state_dict({**reference, key: torch.zeros_like(reference[key])}, model))
+        out = model(images, return_aux=True)
+        outputs = (out.logits, *out.aux_logits)
+        assert [bool(logits.abs().max() == 0) for logits in outputs] == [i == silenced for i in range(3)], key
+
+
+def test_auxiliary_heads_read_the_reference_feature_strides():
+    # conv_out16 reads the stride-8 context output, conv_out32 the stride-16 one (same channels, so only the
+    # spatial size tells them apart).
+    model = BiSeNetFaceParser().eval()
+    seen = {}
+
+    def record(name):
+        def hook(module, inputs, output):
+            seen[name] = tuple(inputs[0].shape[2:])
+
+        return hook
+
+    for name in ("aux_head8", "aux_head16"):
+        getattr(model, name).register_forward_hook(record(name))
+    model(torch.zeros(1, 3, 64, 96), return_aux=True)
+    assert seen == {"aux_head8": (8, 12), "aux_head16": (4, 6)}
+
+
 def test_missing_unexpected_and_misshapen_keys_are_named(reference):
     missing = dict(reference)
     del missing["ffm.conv1.weight"]
@@ -108,6 +142,28 @@ def test_missing_unexpected_and_misshapen_keys_are_named(reference):
     wrong = {**reference, "conv_out.conv_out.weight": torch.zeros(11, 256, 1, 1)}
     with pytest.raises(ValueError, match=r"shape mismatches .*conv_out\.conv_out\.weight \(11, 256, 1, 1\)"):
         convert_bisenet_state_dict(wrong)
+    not_a_tensor = {**reference, "ffm.conv1.weight": 3}
+    with pytest.raises(ValueError, match=r"'ffm\.conv1\.weight' is a int, not a tensor"):
+        convert_bisenet_state_dict(not_a_tensor)
+
+
+def test_only_reference_names_are_accepted(reference):
+    # A key already in our naming is not a reference key: refusing it keeps the mapping one-to-one.
+    ours_named = dict(reference)
+    ours_named["fusion.squeeze.weight"] = ours_named.pop("ffm.conv1.weight")
+    with pytest.raises(ValueError, match=r"unexpected keys \['fusion\.squeeze\.weight'\]"):
+        convert_bisenet_state_dict(ours_named)
+    twice = {**reference, "module.ffm.conv1.weight": reference["ffm.conv1.weight"]}
+    with pytest.raises(ValueError, match=r"already filled parameter \['module\.ffm\.conv1\.weight'\]"):
+        convert_bisenet_state_dict(twice)
+
+
+def test_data_parallel_prefix_and_missing_counters_are_tolerated(reference):
+    model = BiSeNetFaceParser()
+    converted = convert_bisenet_state_dict({f"module.{key}": value for key, value in reference.items()}, model)
+    assert torch.equal(converted["fusion.squeeze.weight"], reference["ffm.conv1.weight"])
+    counters = [key for key in converted if key.endswith("num_batches_tracked")]
+    assert counters and all(int(converted[key]) == 0 for key in counters)
 
 
 def test_load_reference_checkpoint_file(reference, tmp_path):
@@ -117,6 +173,30 @@ def test_load_reference_checkpoint_file(reference, tmp_path):
     assert not model.training
     assert torch.equal(model.state_dict()["context_path.backbone.conv1.weight"], reference["cp.resnet.conv1.weight"])
     assert model(torch.zeros(1, 3, 64, 64)).logits.shape == (1, 19, 64, 64)
+    wrapped = tmp_path / "wrapped.pth"
+    torch.save({"state_dict": reference, "iteration": 79999}, wrapped)
+    assert torch.equal(
+        load_reference_bisenet(wrapped).state_dict()["fusion.excite.weight"], reference["ffm.conv2.weight"]
+    )
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint\n", b"hello world\n", b"PK\x03\x04junk", b""])
+def test_unreadable_files_are_one_line_errors(tmp_path, content):
+    # Each content trips a different torch reader (weights-only unpickler, legacy loader, zip reader, EOF).
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(content)
+    with pytest.raises(ValueError, match="is not a readable PyTorch checkpoint") as error:
+        load_reference_bisenet(garbage)
+    assert "\n" not in str(error.value) and "weights_only` set to `False" not in str(error.value)
+
+
+def test_non_state_dict_files_are_named(tmp_path):
+    listed = tmp_path / "list.pth"
+    torch.save([torch.zeros(2)], listed)
+    with pytest.raises(ValueError, match="holds a list, expected a state dict"):
+        load_reference_bisenet(listed)
+    with pytest.raises(ValueError, match="is not a file"):
+        load_reference_bisenet(tmp_path / "absent.pth")
 
 
 def _cli(*args):
@@ -136,15 +216,27 @@ def test_cli_converts_to_safetensors_and_refuses_unsafe_pickles(reference, tmp_p
     torch.save(reference, path)
     result = _cli("convert-bisenet", path, tmp_path / "parser")
     assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == 1 and "BiSeNetFaceParser" in result.stdout
     assert (tmp_path / "parser" / "diffusion_pytorch_model.safetensors").is_file()
     loaded = BiSeNetFaceParser.from_pretrained(tmp_path / "parser")
     assert torch.equal(loaded.state_dict()["fusion.squeeze.weight"], reference["ffm.conv1.weight"])
-
-    again = _cli("convert-bisenet", path, tmp_path / "parser")
-    assert again.returncode == 2 and "--overwrite" in again.stderr
 
     unsafe = tmp_path / "unsafe.pth"
     torch.save({"weights": _Payload()}, unsafe)
     refused = _cli("convert-bisenet", unsafe, tmp_path / "unsafe")
     assert refused.returncode == 2 and "refused" in refused.stderr and "this must never run" not in refused.stdout
+    assert len(refused.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "unsafe").exists()
+
+
+def test_cli_replaces_an_existing_folder_only_when_asked(reference, tmp_path, capsys):
+    path = tmp_path / "79999_iter.pth"
+    torch.save(reference, path)
+    out_dir = tmp_path / "parser"
+    out_dir.mkdir()
+    (out_dir / "stale.txt").write_text("old")
+    assert main(["convert-bisenet", str(path), str(out_dir)]) == 2
+    assert "--overwrite" in capsys.readouterr().err and (out_dir / "stale.txt").exists()
+    assert main(["convert-bisenet", str(path), str(out_dir), "--overwrite"]) == 0
+    assert sorted(p.name for p in out_dir.iterdir()) == ["config.json", "diffusion_pytorch_model.safetensors"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("parser")] == ["parser"]  # no temp leftovers

@@ -12,8 +12,8 @@ TINY_UNET = {"depth": 2, "base_channels": 8, "max_channels": 16}
 
 
 def public_config(model):
-    """The saved config as JSON data (tuples become lists on disk; private ``_`` keys are diffusers' own)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in model.config.items() if not k.startswith("_")}
+    """The config without diffusers' private ``_`` bookkeeping keys (which from_pretrained adds to)."""
+    return {k: v for k, v in model.config.items() if not k.startswith("_")}
 
 
 def tiny(kind, **overrides):
@@ -45,7 +45,7 @@ def test_bisenet_auxiliary_heads_follow_training_mode():
 def test_bisenet_conv_spatial_path_adds_its_own_branch():
     model = tiny("bisenet", spatial_path="conv").eval()
     assert any(name.startswith("spatial_convs.") for name, _ in model.named_parameters())
-    assert model(torch.zeros(1, 3, 64, 96)).logits.shape == (1, 19, 64, 96)
+    assert model(torch.zeros(1, 3, 50, 70)).logits.shape == (1, 19, 50, 70)
     with pytest.raises(ValueError, match="Unknown spatial_path 'paper'"):
         tiny("bisenet", spatial_path="paper")
 
@@ -80,10 +80,13 @@ def test_save_and_load_round_trip_is_exact(kind, tmp_path):
     assert (tmp_path / "diffusion_pytorch_model.safetensors").is_file()
     loaded = type(model).from_pretrained(tmp_path).eval()
     assert public_config(loaded) == public_config(model)
+    assert isinstance(model.config.image_mean, list)  # JSON data before saving too, not only after loading
     for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
     images = torch.rand(2, 3, 64, 64) * 2 - 1
-    assert torch.equal(model(images).logits, loaded(images).logits)
+    # Weights are bit-identical; outputs only up to float rounding, because tensors read from safetensors sit at
+    # other memory alignments and CPU kernels then sum in a different order.
+    torch.testing.assert_close(model(images).logits, loaded(images).logits, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("kind", ["bisenet", "unet"])

@@ -1,5 +1,6 @@
 """The training helpers (configs, augmentation, checkpoints) and the training scripts end to end on tiny configs."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -85,6 +86,13 @@ def test_config_overrides_types_and_errors(tmp_path):
         load_config(RunConfig, overrides=["--max_steps", "ten"])
     with pytest.raises(ValueError, match=r"`report_to` must be one of \['tensorboard', 'none'\]"):
         load_config(RunConfig, overrides=["--report_to", "wandb"])
+    from hf_segan.training.config import OptimConfig as Optim
+
+    @dataclasses.dataclass
+    class WithOptim:
+        optim: Optim = dataclasses.field(default_factory=Optim)
+
+    assert load_config(WithOptim, overrides=["--optim.lr", "3e-3"]).optim.lr == 0.003  # YAML 1.1 reads it as text
 
 
 def test_learning_rate_schedules():

@@ -23,11 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"{str(out_dir)!r} exists and is not a folder.")
     if out_dir.exists() and not args.overwrite:
         raise ValueError(f"{str(out_dir)!r} exists; pass --overwrite to replace it.")
     model = load_reference_bisenet(args.checkpoint)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"{str(out_dir)!r} exists and is not a folder.")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     save_pretrained_atomic(model, out_dir)
     params = sum(p.numel() for p in model.parameters())

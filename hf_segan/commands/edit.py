@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
 from tqdm.auto import tqdm
 
 from ._common import add_model_arguments, find_inputs, load_pipeline
@@ -34,30 +37,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..expressions import expression_condition, parse_expression_arg
-    from ..io import load_image, save_image_atomic
+    from ..io import save_image_atomic
 
     expression = parse_expression_arg(args.expression)
     expression_condition(expression, args.intensity)  # bad expression / intensity: fail before loading anything
     files = find_inputs(args.inputs)
     pipe = load_pipeline(args)
     out_dir = Path(args.out)
+    edits = _edit_crops(pipe, files, expression, args) if args.aligned else _edit_photos(pipe, files, expression, args)
+    written: dict[Path, Path] = {}
     failures = 0
-    for path in tqdm(files, desc="editing", unit="image"):
+    for path, outcome in tqdm(edits, total=len(files), desc="editing", unit="image"):
         try:
-            if args.aligned:
-                loaded = load_image(path)
-                rgb = pipe(loaded.rgb, expression, args.intensity, args.regions, output_type="np").images[0]
-                alpha, notes = loaded.alpha, loaded.notes
-            else:
-                result = pipe.edit_photo(
-                    path, expression, args.intensity, args.regions, "all" if args.all_faces else "largest", args.margin
-                )
-                rgb, notes = result.image.convert("RGB"), result.notes
-                alpha = result.image.getchannel("A") if result.image.mode == "RGBA" else None
-            suffix = ".png" if alpha is not None else path.suffix.lower()
-            if suffix in (".gif", ".bmp", ".tif", ".tiff"):
-                suffix = ".png"
-            save_image_atomic(_array(rgb), out_dir / f"{path.stem}{suffix}", None if alpha is None else _array(alpha))
+            if isinstance(outcome, ValueError):
+                raise outcome
+            image, alpha, notes = outcome
+            # Formats that cannot hold the result (alpha, or an edited animation) are written as PNG.
+            keeps = image.mode == "RGB" and alpha is None and path.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")
+            target = out_dir / f"{path.stem}{path.suffix.lower() if keeps else '.png'}"
+            if target in written:
+                raise ValueError(f"{path}: its output {target.name} would overwrite the edit of {written[target]}.")
+            save_image_atomic(image, target, alpha)
+            written[target] = path
             for note in notes:
                 tqdm.write(f"note: {note}", file=sys.stderr)
         except ValueError as error:
@@ -67,7 +68,34 @@ def run(args: argparse.Namespace) -> int:
     return 2 if failures else 0
 
 
-def _array(image):
-    import numpy as np
+Outcome = tuple[Image.Image, np.ndarray | None, list[str]] | ValueError
 
-    return np.asarray(image)
+
+def _edit_crops(pipe, files: list[Path], expression, args: argparse.Namespace) -> Iterator[tuple[Path, Outcome]]:
+    """Aligned crops, ``--batch-size`` at a time: (path, (edited image, alpha, notes)) or (path, the error)."""
+    from ..io import load_image
+
+    for start in range(0, len(files), args.batch_size):
+        loaded = []
+        for path in files[start : start + args.batch_size]:
+            try:
+                loaded.append((path, load_image(path)))
+            except ValueError as error:
+                yield path, error
+        if loaded:
+            crops = [image.rgb for _, image in loaded]
+            edited = pipe(crops, expression, args.intensity, args.regions, batch_size=args.batch_size).images
+            for (path, image), result in zip(loaded, edited, strict=True):
+                yield path, (result, image.alpha, image.notes)
+
+
+def _edit_photos(pipe, files: list[Path], expression, args: argparse.Namespace) -> Iterator[tuple[Path, Outcome]]:
+    """Whole photos one at a time (their faces are batched): (path, (edited photo, None, notes)) or the error."""
+    faces = "all" if args.all_faces else "largest"
+    for path in files:
+        try:
+            result = pipe.edit_photo(path, expression, args.intensity, args.regions, faces, args.margin)
+        except ValueError as error:
+            yield path, error if str(path) in str(error) else ValueError(f"{path}: {error}")
+            continue
+        yield path, (result.image, None, result.notes)

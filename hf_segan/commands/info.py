@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ._common import load_pipeline
@@ -17,7 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def describe(pipe, folder: Path | None) -> list[str]:
+    """Human-readable lines on a loaded pipeline and, for a local ``folder``, its training provenance."""
     from ..constants import EXPRESSIONS, FACE_PARSING_CLASSES
+    from ..models.regions import resolve_region_groups
 
     lines = [f"resolution: {pipe.config.resolution}x{pipe.config.resolution}"]
     for name in ("parser", "editor"):
@@ -27,20 +28,34 @@ def describe(pipe, folder: Path | None) -> list[str]:
     editor = pipe.editor.config
     lines.append(f"region source: {editor.region_source}")
     if editor.region_source != "none":
-        lines.append(f"region groups: {json.dumps(editor.region_groups)}")
+        groups = resolve_region_groups(editor.region_groups)
+        lines.append("region groups: " + "; ".join(f"{k} = {', '.join(v)}" for k, v in groups.items()))
     lines.append(f"parsing classes ({len(FACE_PARSING_CLASSES)}): {', '.join(FACE_PARSING_CLASSES)}")
     lines.append(f"expressions ({len(EXPRESSIONS)}): {', '.join(EXPRESSIONS)}")
-    summary = None if folder is None else folder / "training_summary.json"
-    if summary is not None and summary.is_file():
-        data = json.loads(summary.read_text())
-        trained = data.get("trained_on") or data.get("config", {}).get("data", {}).get("dataset", "unknown data")
-        lines.append(
-            f"trained on: {trained}, {data.get('steps', '?')} steps, region_source={data.get('region_source')}"
-        )
-        metrics = data.get("final_metrics") or {}
-        if metrics:
-            lines.append("final metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items())))
-    elif folder is not None and (folder / "README.md").is_file():
+    if folder is not None:
+        lines.extend(_provenance(folder))
+    return lines
+
+
+def _provenance(folder: Path) -> list[str]:
+    """What ``training_summary.json`` says (training scripts write it next to the ``pipeline`` folder, or copy it
+    inside), and where the model card is; nothing when neither exists."""
+    from ..model_card import card_kwargs_from_summary, load_json
+
+    lines = []
+    summary = next((p for p in (folder, folder.parent) if (p / "training_summary.json").is_file()), None)
+    if summary is None:
+        lines.append("training provenance: no training_summary.json in or next to the folder")
+    else:
+        data = load_json(summary / "training_summary.json")
+        card = card_kwargs_from_summary(data)
+        lines.append(f"trained on: {card['trained_on']}, {card['steps'] or '?'} steps")
+        lines.extend(f"{key}: {value}" for key, value in card["training_details"].items())
+        metrics = data.get("final_metrics") if isinstance(data.get("final_metrics"), dict) else {}
+        numbers = {k: v for k, v in sorted(metrics.items()) if isinstance(v, (int, float))}
+        if numbers:
+            lines.append("final metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in numbers.items()))
+    if (folder / "README.md").is_file():
         lines.append(f"model card: {folder / 'README.md'}")
     return lines
 

@@ -2,7 +2,7 @@
 regions ("unwanted change"), target-expression accuracy by an independent judge, and identity preservation (ACD).
 
 All image arguments are (B, 3, H, W) tensors in [-1, 1]; per-image scores are returned as (B,) tensors so that
-callers can stream them.
+callers can stream them, and ``EditingMetrics`` streams them into dataset means.
 """
 
 from __future__ import annotations
@@ -14,15 +14,24 @@ import torch.nn.functional as F
 
 from ..models.validation import check_image
 
+#: PSNR given to identical images when scores are averaged (``EditingMetrics``): their true PSNR is infinite,
+#: which would swamp any mean. 100 dB is far above any real edit (8-bit rounding alone gives about 59 dB).
+PSNR_CAP_DB = 100.0
+
 
 def psnr(edits: torch.Tensor, targets: torch.Tensor, data_range: float = 2.0) -> torch.Tensor:
-    """Peak signal-to-noise ratio per image in dB (``inf`` for identical images)."""
+    """Peak signal-to-noise ratio per image in dB; ``inf`` for identical images (cap with ``PSNR_CAP_DB``
+    before averaging)."""
     _check_pair(edits, targets)
     mse = (edits.double() - targets.double()).pow(2).flatten(1).mean(1)
     return (10 * torch.log10(data_range**2 / mse)).float()
 
 
-def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+#: Side of SSIM's Gaussian window (Wang et al. 2004); its sigma is 1.5.
+SSIM_WINDOW = 11
+
+
+def _gaussian_window(size: int = SSIM_WINDOW, sigma: float = 1.5) -> torch.Tensor:
     coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     kernel = torch.exp(-(coords**2) / (2 * sigma**2))
     return kernel / kernel.sum()
@@ -32,6 +41,8 @@ def ssim(edits: torch.Tensor, targets: torch.Tensor, data_range: float = 2.0) ->
     """Structural similarity per image (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03),
     averaged over channels and over the pixels whose window fits inside the image."""
     _check_pair(edits, targets)
+    if min(edits.shape[-2:]) < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW}, got {tuple(edits.shape[-2:])}.")
     x, y = edits.double(), targets.double()
     channels = x.shape[1]
     window = _gaussian_window()
@@ -54,15 +65,23 @@ def unwanted_change(inputs: torch.Tensor, edits: torch.Tensor, region_masks: tor
     """Mean absolute change per image outside the union of the target regions (soft masks weigh pixels by
     ``1 - union``): what an edit altered that it should have left alone."""
     _check_pair(inputs, edits)
-    if region_masks.ndim != 4 or region_masks.shape[0] != inputs.shape[0] or region_masks.shape[2:] != inputs.shape[2:]:
+    if (
+        not isinstance(region_masks, torch.Tensor)
+        or region_masks.ndim != 4
+        or region_masks.shape[0] != inputs.shape[0]
+        or region_masks.shape[2:] != inputs.shape[2:]
+    ):
         raise ValueError(
             f"region_masks must have shape (B, R, H, W) matching the images {tuple(inputs.shape)}, "
-            f"got {tuple(region_masks.shape)}."
+            f"got {tuple(getattr(region_masks, 'shape', ())) or type(region_masks).__name__}."
         )
-    outside = 1.0 - region_masks.clamp(0, 1).amax(1, keepdim=True)
+    outside = 1.0 - region_masks.float().clamp(0, 1).amax(1, keepdim=True)
     weight = outside.flatten(1).sum(1)
     if (weight <= 0).any():
-        raise ValueError("A region mask covers the whole image; there is no outside to measure.")
+        covered = (weight <= 0).nonzero().flatten().tolist()
+        raise ValueError(
+            f"The region masks of image(s) {covered} cover the whole image; there is no outside to measure."
+        )
     change = (edits - inputs).abs().mean(1, keepdim=True) * outside
     return change.flatten(1).sum(1) / weight
 
@@ -73,17 +92,78 @@ def expression_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Te
         raise ValueError(
             f"Expected logits (B, C) and targets (B,), got {tuple(logits.shape)} and {tuple(targets.shape)}."
         )
+    if targets.is_floating_point() or (targets.numel() and (targets.min() < 0 or targets.max() >= logits.shape[1])):
+        raise ValueError(f"targets must be integer class indices in 0..{logits.shape[1] - 1}, got {targets.tolist()}.")
     return (logits.argmax(1) == targets).float()
 
 
 def average_content_distance(
-    embed: Callable[[torch.Tensor], torch.Tensor], originals: torch.Tensor, edits: torch.Tensor
+    embed_fn: Callable[[torch.Tensor], torch.Tensor], originals: torch.Tensor, edits: torch.Tensor
 ) -> torch.Tensor:
-    """Average content distance: L2 distance between ``embed`` vectors of each original and its edit. With a face
-    recognition network as ``embed`` this is the identity-preservation ACD of GAN papers; with another network it
-    is a proxy and must be reported with that network's name."""
+    """L2 distance per image between ``embed_fn`` vectors of the original and its edit.
+
+    With a face-recognition network as ``embed_fn`` this is the identity-preservation ACD of GAN papers. This
+    package ships no such network, so with any other embedding (e.g. FID Inception features) the score is a
+    proxy and must be reported with that network's name.
+    """
     _check_pair(originals, edits)
-    return (embed(originals).flatten(1) - embed(edits).flatten(1)).norm(dim=1)
+    a, b = embed_fn(originals), embed_fn(edits)
+    if not isinstance(a, torch.Tensor) or a.shape[:1] != originals.shape[:1] or a.shape != b.shape:
+        raise ValueError(f"embed_fn must return one embedding per image (B, ...), got {getattr(a, 'shape', a)}.")
+    return (a.flatten(1) - b.flatten(1)).double().norm(dim=1).float()
+
+
+class EditingMetrics:
+    """Streaming means of the editing scores over a dataset.
+
+    Each ``update`` adds a batch of ``inputs`` and their ``edits`` plus whichever references the data has:
+    ``targets`` (ground-truth edited images) give ``psnr`` and ``ssim``, ``region_masks`` give
+    ``unwanted_change``, ``judge_logits`` with ``target_expressions`` give ``expression_accuracy``, and an
+    ``embed_fn`` passed at construction gives ``acd``. Each score is averaged over the images it was computed on.
+    """
+
+    def __init__(self, embed_fn: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        self.embed_fn = embed_fn
+        self._sums: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
+
+    @torch.no_grad()
+    def update(
+        self,
+        inputs: torch.Tensor,
+        edits: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        region_masks: torch.Tensor | None = None,
+        judge_logits: torch.Tensor | None = None,
+        target_expressions: torch.Tensor | None = None,
+    ) -> EditingMetrics:
+        _check_pair(inputs, edits)
+        if (judge_logits is None) != (target_expressions is None):
+            raise ValueError("judge_logits and target_expressions must be given together.")
+        scores: dict[str, torch.Tensor] = {}
+        if targets is not None:
+            scores["psnr"] = psnr(edits, targets).clamp(max=PSNR_CAP_DB)
+            scores["ssim"] = ssim(edits, targets)
+        if region_masks is not None:
+            scores["unwanted_change"] = unwanted_change(inputs, edits, region_masks)
+        if judge_logits is not None:
+            scores["expression_accuracy"] = expression_accuracy(judge_logits, target_expressions)
+        if self.embed_fn is not None:
+            scores["acd"] = average_content_distance(self.embed_fn, inputs, edits)
+        for name, values in scores.items():
+            if values.shape[0] != inputs.shape[0]:
+                raise ValueError(
+                    f"{name} was computed for {values.shape[0]} images but the batch has {inputs.shape[0]}."
+                )
+            self._sums[name] = self._sums.get(name, 0.0) + float(values.double().sum())
+            self._counts[name] = self._counts.get(name, 0) + values.shape[0]
+        return self
+
+    def compute(self) -> dict[str, float]:
+        """Mean of each score over the images it was computed on."""
+        if not self._counts:
+            raise ValueError("No images were added; call update() first.")
+        return {name: self._sums[name] / self._counts[name] for name in sorted(self._sums)}
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor) -> None:

@@ -17,7 +17,7 @@ class ConfusionMatrix:
     """``matrix[t, p]`` counts pixels of true class ``t`` predicted as ``p``."""
 
     def __init__(self, num_classes: int, ignore_index: int | None = None) -> None:
-        if num_classes < 1:
+        if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}.")
         self.num_classes = num_classes
         self.ignore_index = ignore_index
@@ -26,6 +26,11 @@ class ConfusionMatrix:
     def update(self, predictions: torch.Tensor, targets: torch.Tensor) -> ConfusionMatrix:
         """Add a batch of integer label maps (any matching shapes)."""
         predictions, targets = torch.as_tensor(predictions), torch.as_tensor(targets)
+        for name, labels in (("predictions", predictions), ("targets", targets)):
+            if labels.is_floating_point() or labels.is_complex():
+                raise ValueError(
+                    f"{name} must be integer label maps (e.g. logits.argmax(1)), got dtype {labels.dtype}."
+                )
         if predictions.shape != targets.shape:
             raise ValueError(
                 f"predictions and targets must have the same shape, got {tuple(predictions.shape)} and "
@@ -47,10 +52,19 @@ class ConfusionMatrix:
 
     def merge(self, other: ConfusionMatrix) -> ConfusionMatrix:
         """Add another matrix (e.g. from another process or shard)."""
+        if not isinstance(other, ConfusionMatrix):
+            raise ValueError(f"Can only merge a ConfusionMatrix, got {type(other).__name__}.")
         if other.num_classes != self.num_classes:
             raise ValueError(f"Cannot merge a {other.num_classes}-class matrix into a {self.num_classes}-class one.")
         self.matrix += other.matrix
         return self
+
+    def __add__(self, other: ConfusionMatrix) -> ConfusionMatrix:
+        """A new matrix holding the counts of both; ``sum(matrices)`` works too (it starts from 0)."""
+        total = ConfusionMatrix(self.num_classes, self.ignore_index).merge(self)
+        return total if isinstance(other, int) and other == 0 else total.merge(other)
+
+    __radd__ = __add__
 
     def _parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         matrix = self.matrix.double().numpy()

@@ -64,13 +64,14 @@ class ContextPath(nn.Module):
         self.global_context = ConvNormAct(backbone_widths[3], context_channels, 1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns ``(backbone stride-8, context at stride 8, context at stride 16)``."""
         feat8, feat16, feat32 = self.backbone(x)
         global_context = self.global_context(feat32.mean((2, 3), keepdim=True))
-        context32 = self.refine32(feat32) + global_context
-        up32 = self.head32(F.interpolate(context32, size=feat16.shape[2:], mode="nearest"))
-        context16 = self.refine16(feat16) + up32
-        up16 = self.head16(F.interpolate(context16, size=feat8.shape[2:], mode="nearest"))
-        return feat8, up16, up32
+        refined32 = self.refine32(feat32) + global_context
+        context16 = self.head32(F.interpolate(refined32, size=feat16.shape[2:], mode="nearest"))
+        refined16 = self.refine16(feat16) + context16
+        context8 = self.head16(F.interpolate(refined16, size=feat8.shape[2:], mode="nearest"))
+        return feat8, context8, context16
 
 
 class FeatureFusion(nn.Module):
@@ -134,6 +135,10 @@ class BiSeNetFaceParser(ModelMixin, ConfigMixin):
             raise ValueError(f"Unknown spatial_path {spatial_path!r}; expected one of {SPATIAL_PATHS}.")
         if len(image_mean) != in_channels or len(image_std) != in_channels:
             raise ValueError(f"image_mean and image_std need {in_channels} values (one per input channel).")
+        # Lists, so that the config is the same before and after a save/load round trip.
+        self.register_to_config(
+            image_mean=list(image_mean), image_std=list(image_std), backbone_widths=list(backbone_widths)
+        )
         self.context_path = ContextPath(in_channels, backbone_widths, context_channels)
         spatial_channels = backbone_widths[1]
         self.spatial_convs = None
@@ -150,6 +155,11 @@ class BiSeNetFaceParser(ModelMixin, ConfigMixin):
         self.aux_head16 = SegmentationHead(context_channels, head_channels, num_classes)
 
     def forward(self, images: torch.Tensor, return_aux: bool | None = None) -> FaceParserOutput:
+        """Logits at the input resolution, plus both auxiliary heads' when ``return_aux`` (default: in training).
+
+        In training mode a batch needs at least two images: the global-context batch norm sees one value per
+        channel and image.
+        """
         x = normalize_parser_input(images, self.config.image_mean, self.config.image_std)
         if min(x.shape[2:]) < MIN_INPUT_SIZE:
             raise ValueError(
@@ -157,9 +167,8 @@ class BiSeNetFaceParser(ModelMixin, ConfigMixin):
             )
         size = x.shape[2:]
         feat8, context8, context16 = self.context_path(x)
+        # Both spatial paths round every stride-2 step up like the trunk, so they always match context8's size.
         spatial = feat8 if self.spatial_convs is None else self.spatial_convs(x)
-        if spatial.shape[2:] != context8.shape[2:]:
-            spatial = F.interpolate(spatial, size=context8.shape[2:], mode="bilinear", align_corners=False)
         logits = self._resize(self.head(self.fusion(spatial, context8)), size)
         if return_aux is None:
             return_aux = self.training

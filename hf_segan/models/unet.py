@@ -59,6 +59,8 @@ class UNetFaceParser(ModelMixin, ConfigMixin):
             raise ValueError(f"`depth` must be >= 1, got {depth}.")
         if len(image_mean) != in_channels or len(image_std) != in_channels:
             raise ValueError(f"image_mean and image_std need {in_channels} values (one per input channel).")
+        # Lists, so that the config is the same before and after a save/load round trip.
+        self.register_to_config(image_mean=list(image_mean), image_std=list(image_std))
         widths = [min(base_channels * 2**level, max_channels) for level in range(depth + 1)]
         self.stem = DoubleConv(in_channels, widths[0], norm)
         self.down = nn.ModuleList(DoubleConv(widths[i], widths[i + 1], norm) for i in range(depth))

@@ -144,7 +144,13 @@ def _parse_raw(raw: str, tp: Any) -> Any:
     args = set(typing.get_args(tp)) or {tp}
     if str in args:
         return None if raw == "null" and type(None) in args else raw
-    return yaml.safe_load(raw)
+    value = yaml.safe_load(raw)
+    if isinstance(value, str):
+        try:  # YAML 1.1 reads `3e-3` (no dot) as text; on the command line it means a number
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _set_override(data: dict[str, Any], cls: type, key: str, raw: str) -> None:
