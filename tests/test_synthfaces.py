@@ -11,16 +11,19 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from hf_segan.constants import DEFAULT_REGION_GROUPS, EXPRESSIONS, FACE_PARSING_CLASSES
+from hf_segan.constants import CANONICAL_EYE_CENTERS, DEFAULT_REGION_GROUPS, EXPRESSIONS, FACE_PARSING_CLASSES
 from hf_segan.data.synthfaces import (
     PROTOTYPES,
     expression_params,
     load_synthfaces,
+    make_contact_sheet,
     render_face,
     sample_identity,
     split_identity_ids,
     write_imagefolder,
 )
+from hf_segan.data.synthfaces.render import _identity_layers
+from hf_segan.training.data import check_kwargs
 
 LABEL = {name: i for i, name in enumerate(FACE_PARSING_CLASSES)}
 EXPRESSION_CLASSES = [LABEL[c] for group in DEFAULT_REGION_GROUPS.values() for c in group]
@@ -35,6 +38,11 @@ def test_rendering_is_deterministic_and_identities_differ():
     b = render_face(sample_identity(3, seed=1), "happy", 0.7, 64)
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     other = render_face(sample_identity(4, seed=1), "happy", 0.7, 64)
+    # identity layers are cached across renders: another expression rendered in between must not leak into them
+    render_face(sample_identity(3, seed=1), "surprise", 1.0, 64)
+    _identity_layers.cache_clear()
+    c = render_face(sample_identity(3, seed=1), "happy", 0.7, 64)
+    assert all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
     assert not np.array_equal(a[0], other[0])
     assert a[0].shape == (64, 64, 3) and a[0].dtype == np.uint8 and a[1].shape == (64, 64)
 
@@ -60,6 +68,18 @@ def test_labels_cover_the_classes_and_accessories_appear_on_some_identities():
     required = set(FACE_PARSING_CLASSES) - {"neck_l", "ear_r"}
     assert {FACE_PARSING_CLASSES[i] for i in seen} >= required
     assert 0 < with_glasses < 40 and 0 < with_hats < 40
+
+
+def test_eyes_sit_on_the_canonical_template_on_average_left_classes_on_the_image_left():
+    size, centres = 64, {"l_eye": [], "r_eye": []}
+    for identity_id in range(24):
+        _, labels = render_face(sample_identity(identity_id), "neutral", 1.0, size)
+        for name in centres:
+            ys, xs = np.nonzero(labels == LABEL[name])
+            centres[name].append(((xs.mean() + 0.5) / size, (ys.mean() + 0.5) / size))
+    for name, template in zip(("l_eye", "r_eye"), CANONICAL_EYE_CENTERS, strict=True):
+        assert np.allclose(np.mean(centres[name], axis=0), template, atol=0.015)
+    assert all(left[0] < right[0] for left, right in zip(centres["l_eye"], centres["r_eye"], strict=True))
 
 
 def test_images_are_textured_not_flat():
@@ -108,6 +128,12 @@ def test_blends_interpolate_parameters():
     assert blend.mouth_open == pytest.approx((PROTOTYPES["happy"].mouth_open + PROTOTYPES["surprise"].mouth_open) / 2)
     half = expression_params("anger", 0.5)
     assert half.brow_tilt == pytest.approx(PROTOTYPES["anger"].brow_tilt / 2)
+    identity = sample_identity(1)
+    opening = {
+        name: (render_face(identity, spec, 1.0, 96)[1] == LABEL["mouth"]).sum()
+        for name, spec in (("happy", "happy"), ("blend", {"happy": 1.0, "surprise": 1.0}), ("surprise", "surprise"))
+    }
+    assert opening["happy"] < opening["blend"] < opening["surprise"]
 
 
 def test_dataset_columns_and_paired_ground_truth():
@@ -129,27 +155,70 @@ def test_dataset_columns_and_paired_ground_truth():
     assert set(dataset["identity"]) == set(split_identity_ids("validation", 2))
 
 
-def test_bad_arguments_are_named():
-    with pytest.raises(ValueError, match="image_size must be an integer >= 32"):
-        load_synthfaces(num_identities=1, image_size=16)
-    with pytest.raises(ValueError, match=r"Intensity must lie in \[0, 1\]"):
-        load_synthfaces(num_identities=1, intensities=[1.5])
-    with pytest.raises(ValueError, match="expressions must be a non-empty subset"):
-        load_synthfaces(num_identities=1, expressions=["smug"])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"image_size": 16}, "image_size must be an integer >= 32"),
+        ({"image_size": 64.0}, "image_size must be an integer >= 32"),
+        ({"intensities": [1.5]}, r"Intensity must lie in \[0, 1\]"),
+        ({"intensities": "1.0"}, "intensities must be a number or a non-empty list"),
+        ({"intensities": []}, "intensities must be a number or a non-empty list"),
+        ({"expressions": ["smug"]}, "expressions must be a non-empty list drawn from"),
+        ({"expressions": "happy"}, "expressions must be a non-empty list drawn from"),
+        ({"split": "dev"}, "Unknown split 'dev'"),
+        ({"num_identities": 0}, "num_identities must be an integer >= 1"),
+        ({"num_identities": True}, "num_identities must be an integer >= 1"),
+        ({"paired": "yes"}, "paired must be true or false"),
+        ({"seed": -1}, "seed must be a non-negative integer"),
+        ({"expressions": ["happy"], "intensities": 1.0}, "paired=True needs at least two"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_synthfaces(**{"num_identities": 1, "image_size": 32, **kwargs})
+
+
+def test_yaml_style_arguments_are_accepted_and_unknown_ones_named():
+    dataset = load_synthfaces(num_identities=1, expressions=["neutral", "sad"], intensities=0.5, image_size=32)
+    assert sorted(zip(dataset["expression"], dataset["intensity"], strict=True)) == [(0, 0.0), (2, 0.5)]
+    with pytest.raises(ValueError, match=r"Unknown `data.synthfaces` argument\(s\) \['num_identites'\]"):
+        check_kwargs(load_synthfaces, {"num_identites": 3}, "data.synthfaces")
 
 
 def test_imagefolder_round_trip(tmp_path):
-    dataset = load_synthfaces("test", num_identities=1, expressions=["neutral", "happy"], image_size=32, paired=False)
-    folder = write_imagefolder(dataset, tmp_path, "test")
+    dataset = load_synthfaces("test", num_identities=1, expressions=["neutral", "happy", "sad"], image_size=32)
+    folder = write_imagefolder(dataset, tmp_path)
+    assert folder == tmp_path / "test"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     loaded = datasets.load_dataset("imagefolder", data_dir=str(tmp_path), split="test")
-    assert isinstance(loaded.features["image"], datasets.Image) and isinstance(loaded.features["mask"], datasets.Image)
-    first = json.loads((folder / "metadata.jsonl").read_text().splitlines()[0])
-    match = [i for i in range(len(loaded)) if loaded[i]["identity"] == first["identity"]]
-    by_name = {loaded[i]["expression"]: loaded[i] for i in match}
-    assert np.array_equal(np.asarray(by_name["neutral"]["mask"]), np.asarray(dataset[0]["mask"]))
+    for column in ("image", "mask", "target_image", "target_mask"):
+        assert isinstance(loaded.features[column], datasets.Image), column
+    loaded = loaded.cast_column("expression", datasets.ClassLabel(names=list(EXPRESSIONS)))
+    loaded = loaded.cast_column("target_expression", datasets.ClassLabel(names=list(EXPRESSIONS)))
+    assert len(loaded) == len(dataset)
+    by_variant = {(row["expression"], row["intensity"]): row for row in dataset}
+    for row in loaded:
+        original = by_variant[(row["expression"], row["intensity"])]
+        assert row["identity"] == original["identity"] and row["target_expression"] == original["target_expression"]
+        for column in ("image", "mask", "target_image", "target_mask"):
+            assert np.array_equal(np.asarray(row[column]), np.asarray(original[column])), column
     with pytest.raises(ValueError, match="exists"):
         write_imagefolder(dataset, tmp_path, "test")
+    args = {"split": "validation", "num_identities": 1, "expressions": ["neutral", "anger"], "image_size": 32}
+    written = write_imagefolder(args, tmp_path)
+    assert written == tmp_path / "validation" and (tmp_path / "test" / "metadata.jsonl").exists()
+    records = [json.loads(line) for line in (written / "metadata.jsonl").read_text().splitlines()]
+    assert [r["expression"] for r in records] == ["neutral", "anger"] and "target_expression" not in records[0]
+
+
+def test_contact_sheet_has_a_header_and_a_face_and_overlay_row_per_identity():
+    sheet = make_contact_sheet(2, expressions=["neutral", "surprise"], size=40)
+    assert sheet.size == (2 * 40, 16 + 2 * 2 * 40)
+    pixels = np.asarray(sheet)
+    rgb, labels = render_face(sample_identity(split_identity_ids("train", 1)[0]), "surprise", 1.0, 40)
+    assert np.array_equal(pixels[16 : 16 + 40, 40:], rgb)
+    overlay = pixels[16 + 40 : 16 + 80, 40:]
+    assert np.array_equal(overlay[labels == 0], rgb[labels == 0]) and not np.array_equal(overlay, rgb)
 
 
 def test_cli_writes_tree_and_contact_sheet(tmp_path):
@@ -160,5 +229,6 @@ def test_cli_writes_tree_and_contact_sheet(tmp_path):
     assert result.returncode == 0, result.stderr
     assert len(list((tmp_path / "faces" / "train").glob("*.png"))) == len(EXPRESSIONS)
     assert (tmp_path / "sheet.png").stat().st_size > 0
-    bad = subprocess.run([*command[:5], "--num-identities", "0"], capture_output=True, text=True, env=env)
-    assert bad.returncode == 2 and "num_identities must be >= 1" in bad.stderr
+    bad_command = [*command[:4], str(tmp_path / "other"), "--num-identities", "0"]
+    bad = subprocess.run(bad_command, capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "num_identities must be an integer >= 1" in bad.stderr

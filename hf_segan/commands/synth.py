@@ -33,23 +33,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.synthfaces import load_synthfaces, make_contact_sheet, write_imagefolder
+    from ..data.synthfaces import make_contact_sheet, write_imagefolder
 
     if args.out_dir is None and args.contact_sheet is None:
         raise ValueError("Nothing to do: give OUT_DIR and/or --contact-sheet PNG.")
     if args.out_dir is not None:
-        dataset = load_synthfaces(
-            split=args.split,
-            num_identities=args.num_identities,
-            expressions=args.expressions,
-            intensities=args.intensities,
-            image_size=args.image_size,
-            paired=False,
-            seed=args.seed,
-            progress=True,
-        )
-        folder = write_imagefolder(dataset, args.out_dir, args.split, overwrite=args.overwrite)
-        print(f"Wrote {len(dataset)} faces to {folder}")
+        synthfaces_args = {
+            "split": args.split,
+            "num_identities": args.num_identities,
+            "expressions": args.expressions,
+            "intensities": args.intensities,
+            "image_size": args.image_size,
+            "seed": args.seed,
+            "progress": True,
+        }
+        folder = write_imagefolder(synthfaces_args, args.out_dir, overwrite=args.overwrite)
+        count = (folder / "metadata.jsonl").read_text(encoding="utf-8").count("\n")
+        print(f"Wrote {count} faces to {folder}")
     if args.contact_sheet is not None:
         sheet = make_contact_sheet(args.sheet_identities, size=args.sheet_size, split=args.split, seed=args.seed)
         path = Path(args.contact_sheet)

@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from ...constants import EXPRESSIONS
+from ...constants import CANONICAL_EYE_CENTERS, EXPRESSIONS
 from ...expressions import ExpressionSpec, expression_condition
 
 SPLITS = ("train", "validation", "test")
@@ -20,6 +20,9 @@ SPLITS = ("train", "validation", "test")
 SPLIT_ID_OFFSET = {"train": 0, "validation": 1_000_000, "test": 2_000_000}
 
 HAIR_STYLES = ("short", "long", "bald", "bob")
+#: Distance between the eye centres of the canonical crop; identities vary around it by up to +-0.02, so eyes sit on
+#: the template on average, as in aligned photo crops.
+CANONICAL_EYE_SPACING = CANONICAL_EYE_CENTERS[1][0] - CANONICAL_EYE_CENTERS[0][0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +130,7 @@ def sample_identity(identity_id: int, seed: int = 0) -> Identity:
         hair_style=str(rng.choice(HAIR_STYLES, p=[0.4, 0.3, 0.1, 0.2])),
         hair=hair,
         hairline=rng.uniform(0.25, 0.3),
-        eye_spacing=rng.uniform(0.24, 0.28),
+        eye_spacing=rng.uniform(CANONICAL_EYE_SPACING - 0.02, CANONICAL_EYE_SPACING + 0.02),
         eye_width=rng.uniform(0.075, 0.095),
         eye_height=rng.uniform(0.028, 0.038),
         iris=_color(rng, 0.05, 0.55),
@@ -157,6 +160,6 @@ def split_identity_ids(split: str, num_identities: int) -> list[int]:
     """The first ``num_identities`` identity ids of ``split`` (disjoint across splits)."""
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}; expected one of {SPLITS}.")
-    if num_identities < 1:
-        raise ValueError(f"num_identities must be >= 1, got {num_identities}.")
+    if not isinstance(num_identities, (int, np.integer)) or isinstance(num_identities, bool) or num_identities < 1:
+        raise ValueError(f"num_identities must be an integer >= 1, got {num_identities!r}.")
     return [SPLIT_ID_OFFSET[split] + index for index in range(num_identities)]

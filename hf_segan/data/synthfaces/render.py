@@ -4,20 +4,28 @@ Every part is a polygon in normalised face coordinates (x right, y down, 0..1 ov
 :data:`~hf_segan.constants.CANONICAL_EYE_CENTERS` before the identity's small rotation/scale/shift). Parts are
 painted with OpenCV in CelebAMask-HQ's merge order (a later class overwrites an earlier one) into a label canvas
 and a colour canvas at ``SUPERSAMPLE`` times the output size; the colour canvas is area-downsampled (anti-aliased
-edges) and the label canvas point-sampled at pixel centres (exact labels). Image-only details (irises, nostrils,
-teeth, wrinkles) are clipped to their part's label so they never disagree with the label map. ``l_*`` classes sit
-on the image's left, ``r_*`` on its right, matching :data:`~hf_segan.constants.FLIP_CLASS_PAIRS` flips.
+edges) and the label canvas sampled at the supersample nearest each pixel centre (exact labels, no mixed classes).
+Image-only details (irises, nostrils, teeth, wrinkles) are clipped to their part's label so they never disagree
+with the label map.
 
-Shading (a lighting gradient) and texture noise depend only on the identity, so two expressions of one identity
-differ only where a brow, eye, nose or mouth moved.
+Left and right: ``l_brow``/``l_eye``/``l_ear`` are always drawn on the *image's* left (the subject's right), ``r_*``
+on the image's right, the order of :data:`~hf_segan.constants.CANONICAL_EYE_CENTERS`. A horizontal flip swaps them
+(:data:`~hf_segan.constants.FLIP_CLASS_PAIRS`, ``hflip_face``). Data annotated the other way round must have its
+masks remapped with :func:`~hf_segan.constants.flip_permutation` before it is mixed with SynthFaces.
+
+Everything the expression cannot change (background, cloth, neck, ears, face, hair, hat, the lighting gradient and
+texture noise) is drawn first, once per identity, and shared by all its expressions, so two expressions of one
+identity differ only where a brow, eye, nose or mouth moved.
 """
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
-from ...constants import FACE_PARSING_CLASSES
+from ...constants import CANONICAL_EYE_CENTERS, FACE_PARSING_CLASSES
 from ...expressions import ExpressionSpec
 from .params import ExpressionParams, Identity, expression_params
 
@@ -26,6 +34,9 @@ SUPERSAMPLE = 2
 SHIFT = 4
 MIN_SIZE = 32
 _LABEL = {name: index for index, name in enumerate(FACE_PARSING_CLASSES)}
+#: Height of the eye centres in face coordinates; the face is symmetric about x = 0.5 and the identities' eye
+#: spacing is centred on the template's (see ``params.CANONICAL_EYE_SPACING``).
+EYE_Y = (CANONICAL_EYE_CENTERS[0][1] + CANONICAL_EYE_CENTERS[1][1]) / 2
 
 
 def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 40, start: float = 0.0, end: float = 2 * np.pi):
@@ -36,10 +47,9 @@ def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 40, start: flo
 class _Canvas:
     """Label and colour canvases with one similarity transform from face coordinates to supersampled pixels."""
 
-    def __init__(self, size: int, identity: Identity, background: np.ndarray) -> None:
-        self.side = size * SUPERSAMPLE
-        self.labels = np.zeros((self.side, self.side), np.uint8)
-        self.color = background
+    def __init__(self, identity: Identity, labels: np.ndarray, color: np.ndarray) -> None:
+        self.side = labels.shape[0]
+        self.labels, self.color = labels, color
         angle = np.deg2rad(identity.rotation)
         rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) * identity.scale
         self.matrix = rotation * self.side
@@ -63,12 +73,20 @@ class _Canvas:
             cv2.polylines(self.labels, pts, False, _LABEL[label], width, cv2.LINE_8, SHIFT)
         cv2.polylines(self.color, pts, False, tuple(float(c) for c in color), width, cv2.LINE_8, SHIFT)
 
-    def detail(self, polygon: np.ndarray, within: tuple[str, ...], color) -> None:
-        """Paint colour only, clipped to pixels labelled one of ``within``."""
-        mask = np.zeros_like(self.labels)
-        cv2.fillPoly(mask, [self.points(polygon)], 1, cv2.LINE_8, SHIFT)
-        inside = mask.astype(bool) & np.isin(self.labels, [_LABEL[name] for name in within])
-        self.color[inside] = color
+    def detail(self, polygon: np.ndarray, within: str, color) -> None:
+        """Paint colour only, clipped to pixels labelled ``within``.
+
+        Works inside the polygon's bounding box: details are small, and full-canvas masks would dominate the
+        render time."""
+        pts = self.points(polygon)
+        x0, y0 = np.clip(pts.min(axis=0) >> SHIFT, 0, self.side)
+        x1, y1 = np.clip((pts.max(axis=0) >> SHIFT) + 2, 0, self.side)
+        if x1 <= x0 or y1 <= y0:
+            return
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(mask, [pts], 1, cv2.LINE_8, SHIFT, offset=(-int(x0) << SHIFT, -int(y0) << SHIFT))
+        inside = (mask == 1) & (self.labels[y0:y1, x0:x1] == _LABEL[within])
+        self.color[y0:y1, x0:x1][inside] = color
 
 
 def _head(identity: Identity, canvas: _Canvas) -> None:
@@ -110,7 +128,7 @@ def _head(identity: Identity, canvas: _Canvas) -> None:
 
 
 def _brows_and_eyes(identity: Identity, expression: ExpressionParams, canvas: _Canvas) -> None:
-    eye_y = 0.42
+    eye_y = EYE_Y
     opening = identity.eye_height * expression.eye_open
     for side, sign in (("l", -1.0), ("r", 1.0)):
         ex = 0.5 + sign * identity.eye_spacing / 2
@@ -125,8 +143,8 @@ def _brows_and_eyes(identity: Identity, expression: ExpressionParams, canvas: _C
         # eye: an almond whose height follows the expression, then iris and pupil clipped to it
         canvas.fill(_almond(ex, eye_y, identity.eye_width / 2, opening), f"{side}_eye", (0.93, 0.93, 0.9))
         iris_r = identity.eye_height * 0.75
-        canvas.detail(_ellipse(ex, eye_y, iris_r, iris_r, 20), (f"{side}_eye",), identity.iris)
-        canvas.detail(_ellipse(ex, eye_y, iris_r * 0.45, iris_r * 0.45, 12), (f"{side}_eye",), (0.03, 0.03, 0.03))
+        canvas.detail(_ellipse(ex, eye_y, iris_r, iris_r, 20), f"{side}_eye", identity.iris)
+        canvas.detail(_ellipse(ex, eye_y, iris_r * 0.45, iris_r * 0.45, 12), f"{side}_eye", (0.03, 0.03, 0.03))
     if identity.glasses:
         for sign in (-1.0, 1.0):
             ex = 0.5 + sign * identity.eye_spacing / 2
@@ -165,7 +183,7 @@ def _nose(identity: Identity, expression: ExpressionParams, canvas: _Canvas) -> 
     for sign in (-1.0, 1.0):
         canvas.detail(
             _ellipse(cx + sign * half * 0.45, tip + 0.004, half * 0.2, 0.006, 12),
-            ("nose",),
+            "nose",
             np.array(identity.skin) * 0.45,
         )
     for k in range(3 if expression.nose_wrinkle > 0.05 else 0):
@@ -173,7 +191,7 @@ def _nose(identity: Identity, expression: ExpressionParams, canvas: _Canvas) -> 
         wrinkle = np.array([[cx - half * 0.6, y], [cx, y - 0.004], [cx + half * 0.6, y]])
         lower = wrinkle[::-1] + np.array([0.0, 0.004 * expression.nose_wrinkle])
         band = np.concatenate([wrinkle, lower])
-        canvas.detail(band, ("nose",), np.array(identity.skin) * 0.6)
+        canvas.detail(band, "nose", np.array(identity.skin) * 0.6)
 
 
 def _mouth(identity: Identity, expression: ExpressionParams, canvas: _Canvas) -> None:
@@ -197,7 +215,7 @@ def _mouth(identity: Identity, expression: ExpressionParams, canvas: _Canvas) ->
     if np.max(lower_inner - upper_inner) * canvas.side > 0.5:
         canvas.fill(band(upper_inner, lower_inner), "mouth", (0.25, 0.05, 0.07))
         teeth = band(upper_inner, upper_inner + (lower_inner - upper_inner) * 0.45)
-        canvas.detail(teeth, ("mouth",), (0.92, 0.9, 0.85))
+        canvas.detail(teeth, "mouth", (0.92, 0.9, 0.85))
     canvas.fill(band(lower_inner, lower_outer), "l_lip", np.array(identity.lip) * 0.92)
 
 
@@ -217,6 +235,20 @@ def _background(identity: Identity, side: int) -> np.ndarray:
     return np.ascontiguousarray(shade[..., None] * np.array(identity.background, np.float32))
 
 
+@functools.lru_cache(maxsize=8)
+def _identity_layers(identity: Identity, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What no expression can change: the supersampled labels and colours of background, cloth, neck, ears, face,
+    hair and hat, and the output-size shading/noise. Cached because datasets render each identity several times
+    in a row (once per expression and intensity); the arrays are read-only so no render can alter the cache."""
+    side = size * SUPERSAMPLE
+    canvas = _Canvas(identity, np.zeros((side, side), np.uint8), _background(identity, side))
+    _head(identity, canvas)
+    layers = (canvas.labels, canvas.color, _texture(identity, size))
+    for array in layers:
+        array.flags.writeable = False
+    return layers
+
+
 def render_face(
     identity: Identity,
     expression: ExpressionSpec | ExpressionParams = "neutral",
@@ -232,12 +264,12 @@ def render_face(
     if not isinstance(size, int) or size < MIN_SIZE:
         raise ValueError(f"size must be an integer >= {MIN_SIZE}, got {size!r}.")
     params = expression if isinstance(expression, ExpressionParams) else expression_params(expression, intensity)
-    canvas = _Canvas(size, identity, _background(identity, size * SUPERSAMPLE))
-    _head(identity, canvas)
+    head_labels, head_color, texture = _identity_layers(identity, size)
+    canvas = _Canvas(identity, head_labels.copy(), head_color.copy())
     _brows_and_eyes(identity, params, canvas)
     _nose(identity, params, canvas)
     _mouth(identity, params, canvas)
-    color = cv2.resize(canvas.color, (size, size), interpolation=cv2.INTER_AREA) * _texture(identity, size)
+    color = cv2.resize(canvas.color, (size, size), interpolation=cv2.INTER_AREA) * texture
     rgb = np.clip(color * 255.0 + 0.5, 0, 255).astype(np.uint8)
     labels = canvas.labels[SUPERSAMPLE // 2 :: SUPERSAMPLE, SUPERSAMPLE // 2 :: SUPERSAMPLE].copy()
     return rgb, labels
