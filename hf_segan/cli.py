@@ -7,7 +7,16 @@ import importlib
 import sys
 
 #: Sub-command modules; each defines ``register(subparsers)`` which adds its parser with ``func`` set.
-COMMAND_MODULES = ("prepare_dataset", "convert_bisenet", "synth", "edit", "parse", "info", "evaluate")
+COMMAND_MODULES = (
+    "prepare_dataset",
+    "convert_bisenet",
+    "synth",
+    "edit",
+    "parse",
+    "info",
+    "evaluate",
+    "export_onnx",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -45,6 +45,8 @@ from .regions import box_region_masks, region_group_indices, resolve_region_grou
 from .validation import check_condition, check_image
 
 REGION_SOURCES = ("semantic", "box", "none")
+#: The global encoder downsamples twice by 2: local generators work on its 1/4-resolution features.
+ENCODER_STRIDE = 4
 
 
 @dataclass
@@ -247,8 +249,8 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
     def _check_inputs(self, images: torch.Tensor, parsing_probs: torch.Tensor | None, condition: torch.Tensor) -> None:
         check_image(images, "images")
         height, width = images.shape[-2:]
-        if height % 4 or width % 4:
-            raise ValueError(f"`images` height and width must be multiples of 4, got {height}x{width}.")
+        if height % ENCODER_STRIDE or width % ENCODER_STRIDE:
+            raise ValueError(f"`images` height and width must be multiples of {ENCODER_STRIDE}, got {height}x{width}.")
         check_condition(condition, images.shape[0], self.config.num_expressions)
         if parsing_probs is None and self.config.region_source == "none":
             return
@@ -304,7 +306,8 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         )
         if self.region_names:
             low_size = features.shape[-2:]
-            masks_low = F.interpolate(masks, size=low_size, mode="area")
+            # Area downsampling as a fixed-stride pool: the same numbers, and exportable to ONNX.
+            masks_low = F.avg_pool2d(masks, ENCODER_STRIDE)
             condition_low = condition[:, :, None, None].expand(-1, -1, *low_size)
             local_logits = torch.stack(
                 [

@@ -1,0 +1,92 @@
+"""Export a SeganPipeline's parse-then-edit graph to ONNX and run it with ONNX Runtime.
+
+The exported graph takes model-ready crops and a condition batch and returns the edited crops and the attention
+masks: ``images (B, 3, R, R) in [-1, 1], condition (B, num_expressions) -> edited (B, 3, R, R), attention
+(B, 1, R, R)`` with R the pipeline's resolution and a dynamic batch. Input validation stays in Python (ONNX has
+no way to raise a readable error), so :class:`OnnxEditor` checks shapes before calling the session.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .models.validation import check_condition, check_image
+from .pipeline import SeganPipeline
+
+#: Largest elementwise difference between ONNX Runtime and eager PyTorch accepted by the tests (images in [-1, 1]).
+ONNX_TOLERANCE = 1e-4
+
+
+class ParseAndEdit(nn.Module):
+    """The pipeline's two models as one graph: parser probabilities feed the editor's soft region masks."""
+
+    def __init__(self, pipe: SeganPipeline) -> None:
+        super().__init__()
+        self.parser, self.editor = pipe.parser, pipe.editor
+
+    def forward(self, images: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        probs = self.parser(images, return_aux=False).logits.softmax(1)
+        out = self.editor(images, probs, condition)
+        return out.images, out.attention
+
+
+def export_onnx(pipe: SeganPipeline, path: str | os.PathLike, opset: int = 17) -> Path:
+    """Write the parse-and-edit graph of ``pipe`` (fp32, CPU) to ``path`` atomically."""
+    path = Path(path)
+    if path.suffix != ".onnx":
+        raise ValueError(f"{path}: the output file must end in .onnx.")
+    size = pipe.config.resolution
+    model = ParseAndEdit(pipe).to("cpu", torch.float32).eval()
+    example = (torch.zeros(1, 3, size, size), torch.zeros(1, pipe.editor.config.num_expressions))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".onnx", dir=path.parent)
+    os.close(handle)
+    try:
+        torch.onnx.export(
+            model,
+            example,
+            tmp,
+            input_names=["images", "condition"],
+            output_names=["edited", "attention"],
+            dynamic_axes={name: {0: "batch"} for name in ("images", "condition", "edited", "attention")},
+            opset_version=opset,
+            dynamo=False,
+        )
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+class OnnxEditor:
+    """An exported graph in an ONNX Runtime session, with the same input checks as the PyTorch models."""
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        shape = self.session.get_inputs()[0].shape
+        self.resolution = int(shape[2])
+        self.num_expressions = int(self.session.get_inputs()[1].shape[1])
+
+    def __call__(self, images: torch.Tensor, condition: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        check_image(images, "images")
+        if tuple(images.shape[2:]) != (self.resolution, self.resolution):
+            raise ValueError(
+                f"`images` must be {self.resolution}x{self.resolution} (the exported resolution), "
+                f"got {tuple(images.shape[2:])}."
+            )
+        check_condition(condition, images.shape[0], self.num_expressions)
+        feeds = {"images": images.float().cpu().numpy(), "condition": condition.float().cpu().numpy()}
+        edited, attention = self.session.run(None, feeds)
+        return edited, attention

@@ -1,0 +1,40 @@
+"""ONNX export: ONNX Runtime reproduces the PyTorch edit within the stated tolerance, at any batch size."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import build_tiny_pipeline
+
+from hf_segan.export import ONNX_TOLERANCE, OnnxEditor, ParseAndEdit, export_onnx
+
+
+def test_onnx_runtime_matches_pytorch_for_several_batch_sizes(tmp_path):
+    pipe = build_tiny_pipeline()
+    path = export_onnx(pipe, tmp_path / "segan.onnx")
+    assert [p.name for p in tmp_path.iterdir()] == ["segan.onnx"]
+    session = OnnxEditor(path)
+    reference_model = ParseAndEdit(pipe).eval()
+    for batch in (1, 3):
+        images = torch.rand(batch, 3, 64, 64) * 2 - 1
+        condition = torch.eye(8)[torch.arange(batch) + 1]
+        edited, attention = session(images, condition)
+        with torch.inference_mode():
+            reference, reference_attention = reference_model(images, condition)
+        assert edited.shape == (batch, 3, 64, 64)
+        assert abs(torch.from_numpy(edited) - reference).max() < ONNX_TOLERANCE
+        assert abs(torch.from_numpy(attention) - reference_attention).max() < ONNX_TOLERANCE
+    with pytest.raises(ValueError, match="must be 64x64"):
+        session(torch.zeros(1, 3, 32, 32), torch.eye(8)[[1]])
+    with pytest.raises(ValueError, match=r"end in \.onnx"):
+        export_onnx(pipe, tmp_path / "segan.bin")
+
+
+def test_export_command(tiny_pipeline_dir, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "hf_segan.cli", "export-onnx", str(tmp_path / "m.onnx")]
+    result = subprocess.run([*command, "--model", str(tiny_pipeline_dir)], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "max |ONNX Runtime - PyTorch|" in result.stdout and (tmp_path / "m.onnx").is_file()
