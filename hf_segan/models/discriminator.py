@@ -3,7 +3,8 @@
 The global critic follows StarGAN/GANimation: a stack of 4x4 stride-2 convolutions with leaky ReLUs and no
 normalisation (a WGAN-GP penalty is computed per sample, which batch statistics would break), then two heads on
 the same features: a 3x3 convolution giving a PatchGAN realism map, and an expression classifier. The classifier
-pools globally instead of using a kernel as large as the feature map, so one critic works at any image size.
+pools to a fixed 4x4 grid instead of using a kernel as large as the feature map, so it keeps the position of the
+features (faces are aligned) and one critic still works at any image size.
 
 Each region group also gets a small local critic that sees ``concat(images * mask, mask)``: realism judged only
 where the region is, which pushes the local generators to produce plausible eyes, noses and mouths. The masks are
@@ -24,6 +25,11 @@ from torch import nn
 from ..constants import DEFAULT_REGION_GROUPS, EXPRESSIONS
 from .layers import make_activation
 from .validation import check_image
+
+
+#: The expression head pools the features to this grid, not to one value: on aligned faces *where* something
+#: changed (mouth corners, brows) is what tells expressions apart, and a fixed grid keeps any input size working.
+CLASSIFIER_GRID = 4
 
 
 @dataclass
@@ -101,7 +107,11 @@ class ExpressionDiscriminator(ModelMixin, ConfigMixin):
         self.trunk = _critic_trunk(3, base_channels, num_layers, max_channels)
         width = _trunk_width(base_channels, num_layers, max_channels)
         self.adversarial_head = nn.Conv2d(width, 1, 3, padding=1)
-        self.expression_head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_expressions))
+        self.expression_head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(CLASSIFIER_GRID),
+            nn.Flatten(),
+            nn.Linear(width * CLASSIFIER_GRID**2, num_expressions),
+        )
         self.local_critics = nn.ModuleList(
             LocalCritic(local_base_channels, local_num_layers, max_channels) for _ in range(num_regions)
         )
