@@ -219,10 +219,12 @@ def paste_mask(size: int, feather: float = 0.08) -> np.ndarray:
 
 
 def paste_face(photo: np.ndarray, edited_crop: np.ndarray, aligned: AlignedFace, feather: float = 0.08) -> np.ndarray:
-    """Warp an edited crop back into the photo and blend it in over the face only.
+    """Warp the *change* an edit made to a crop back into the photo, over the face only.
 
-    Pixels outside the face region are copied from ``photo`` unchanged (byte-identical): the blend is applied
-    only where the warped :func:`paste_mask` is positive. Returns a new array; ``photo`` is not modified.
+    What is added is ``edited_crop - aligned.crop`` warped to photo coordinates and weighted by the warped
+    :func:`paste_mask`, so the photo keeps its own full-resolution pixels wherever the edit changed nothing, and
+    pixels outside the face region are copied unchanged (byte-identical). Returns a new array; ``photo`` is not
+    modified.
     """
     check_rgb(photo, "photo")
     check_rgb(edited_crop, "edited_crop")
@@ -239,12 +241,12 @@ def paste_face(photo: np.ndarray, edited_crop: np.ndarray, aligned: AlignedFace,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0,
     )
-    face = cv2.warpAffine(
-        edited_crop, aligned.inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    change = edited_crop.astype(np.float32) - aligned.crop.astype(np.float32)
+    change = cv2.warpAffine(
+        change, aligned.inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )
     inside = weight > 0
-    alpha = weight[inside][:, None]
     result = photo.copy()
-    blended = alpha * face[inside].astype(np.float32) + (1 - alpha) * photo[inside].astype(np.float32)
+    blended = photo[inside].astype(np.float32) + weight[inside][:, None] * change[inside]
     result[inside] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
     return result

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "info",
     "evaluate",
     "export_onnx",
+    "space",
 )
 
 

@@ -115,11 +115,8 @@ def test_matrix_and_inverse_round_trip(photo, face):
 def test_pasting_the_unmodified_crop_reproduces_the_photo(photo, face):
     aligned = align_face(photo, face, size=128)
     pasted = paste_face(photo, aligned.crop, aligned)
-    inside = face_footprint(aligned, photo.shape[:2], 0.99)
-    assert inside.sum() > 5000
-    assert psnr(pasted[inside], photo[inside]) > 30
-    outside = ~face_footprint(aligned, photo.shape[:2], 0.0)
-    np.testing.assert_array_equal(pasted[outside], photo[outside])
+    # only the change is pasted: an edit that changed nothing leaves every full-resolution pixel as it was
+    np.testing.assert_array_equal(pasted, photo)
 
 
 def test_pasting_an_edited_crop_changes_only_the_face(photo, face):

@@ -26,7 +26,6 @@ from ..constants import DEFAULT_REGION_GROUPS, EXPRESSIONS
 from .layers import make_activation
 from .validation import check_image
 
-
 #: The expression head pools the features to this grid, not to one value: on aligned faces *where* something
 #: changed (mouth corners, brows) is what tells expressions apart, and a fixed grid keeps any input size working.
 CLASSIFIER_GRID = 4
