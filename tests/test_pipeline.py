@@ -142,3 +142,12 @@ def test_folders_that_are_not_safe_pipelines_are_refused(pipe, tmp_path):
     weights.unlink()
     with pytest.raises(ValueError, match="only safetensors weights are loaded"):
         SeganPipeline.from_pretrained(tmp_path / "p")
+
+
+def test_half_precision_pipeline_loads_and_edits(pipe, crops, tmp_path):
+    pipe.save_pretrained(tmp_path)
+    half = SeganPipeline.from_pretrained(tmp_path, dtype=torch.bfloat16)
+    assert half.parser.dtype == half.editor.dtype == torch.bfloat16
+    full = pipe(crops, "happy", output_type="np").images.astype(int)
+    out = half(crops, "happy", output_type="np").images.astype(int)
+    assert out.shape == full.shape and np.abs(out - full).mean() < 8  # bf16 rounding, same edit
