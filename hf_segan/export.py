@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,16 +49,19 @@ def export_onnx(pipe: SeganPipeline, path: str | os.PathLike, opset: int = 17) -
     handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".onnx", dir=path.parent)
     os.close(handle)
     try:
-        torch.onnx.export(
-            model,
-            example,
-            tmp,
-            input_names=["images", "condition"],
-            output_names=["edited", "attention"],
-            dynamic_axes={name: {0: "batch"} for name in ("images", "condition", "edited", "attention")},
-            opset_version=opset,
-            dynamo=False,
-        )
+        with warnings.catch_warnings():
+            # The models' input checks run in Python at trace time by design (OnnxEditor repeats them).
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            torch.onnx.export(
+                model,
+                example,
+                tmp,
+                input_names=["images", "condition"],
+                output_names=["edited", "attention"],
+                dynamic_axes={name: {0: "batch"} for name in ("images", "condition", "edited", "attention")},
+                opset_version=opset,
+                dynamo=False,
+            )
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
