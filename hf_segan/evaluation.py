@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from .constants import DEFAULT_REGION_GROUPS, EXPRESSIONS, FACE_PARSING_CLASSES, class_indices
 from .expressions import expression_condition
-from .image_utils import tensor_to_uint8
+from .image_utils import pil_to_tensor, tensor_to_uint8
 from .metrics import ConfusionMatrix, expression_accuracy, psnr, ssim, unwanted_change
 from .pipeline import SeganPipeline
 
@@ -34,8 +34,7 @@ EXPRESSION_CLASS_INDICES = class_indices([c for group in DEFAULT_REGION_GROUPS.v
 
 
 def _tensor(image: Image.Image, size: int) -> torch.Tensor:
-    image = image.convert("RGB").resize((size, size), Image.BILINEAR)
-    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 127.5 - 1.0
+    return pil_to_tensor(image.convert("RGB").resize((size, size), Image.BILINEAR))
 
 
 def _labels(mask: Image.Image, size: int) -> torch.Tensor:

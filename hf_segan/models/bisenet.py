@@ -28,7 +28,7 @@ from torch import nn
 
 from ..constants import FACE_PARSING_CLASSES
 from .layers import ConvNormAct
-from .parsing import IMAGENET_MEAN, IMAGENET_STD, FaceParserOutput, normalize_parser_input
+from .parsing import IMAGENET_MEAN, IMAGENET_STD, FaceParserOutput, normalization_lists, normalize_parser_input
 from .resnet import ResNet18Features
 
 SPATIAL_PATHS = ("backbone", "conv")
@@ -133,12 +133,9 @@ class BiSeNetFaceParser(ModelMixin, ConfigMixin):
         super().__init__()
         if spatial_path not in SPATIAL_PATHS:
             raise ValueError(f"Unknown spatial_path {spatial_path!r}; expected one of {SPATIAL_PATHS}.")
-        if len(image_mean) != in_channels or len(image_std) != in_channels:
-            raise ValueError(f"image_mean and image_std need {in_channels} values (one per input channel).")
+        image_mean, image_std = normalization_lists(image_mean, image_std, in_channels)
         # Lists, so that the config is the same before and after a save/load round trip.
-        self.register_to_config(
-            image_mean=list(image_mean), image_std=list(image_std), backbone_widths=list(backbone_widths)
-        )
+        self.register_to_config(image_mean=image_mean, image_std=image_std, backbone_widths=list(backbone_widths))
         self.context_path = ContextPath(in_channels, backbone_widths, context_channels)
         spatial_channels = backbone_widths[1]
         self.spatial_convs = None

@@ -6,6 +6,7 @@ mean/std stored in their config, so no caller ever has to know which statistics 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +29,15 @@ class FaceParserOutput(BaseOutput):
 
     logits: torch.Tensor
     aux_logits: tuple[torch.Tensor, ...] = ()
+
+
+def normalization_lists(
+    image_mean: Sequence[float], image_std: Sequence[float], in_channels: int
+) -> tuple[list[float], list[float]]:
+    """A parser's ``image_mean``/``image_std`` as JSON lists (what a saved config holds), one per input channel."""
+    if len(image_mean) != in_channels or len(image_std) != in_channels:
+        raise ValueError(f"image_mean and image_std need {in_channels} values (one per input channel).")
+    return list(image_mean), list(image_std)
 
 
 def normalize_parser_input(

@@ -17,7 +17,7 @@ from torch import nn
 
 from ..constants import FACE_PARSING_CLASSES
 from .layers import ConvNormAct
-from .parsing import IMAGENET_MEAN, IMAGENET_STD, FaceParserOutput, normalize_parser_input
+from .parsing import IMAGENET_MEAN, IMAGENET_STD, FaceParserOutput, normalization_lists, normalize_parser_input
 
 
 class DoubleConv(nn.Sequential):
@@ -57,10 +57,9 @@ class UNetFaceParser(ModelMixin, ConfigMixin):
         super().__init__()
         if depth < 1:
             raise ValueError(f"`depth` must be >= 1, got {depth}.")
-        if len(image_mean) != in_channels or len(image_std) != in_channels:
-            raise ValueError(f"image_mean and image_std need {in_channels} values (one per input channel).")
+        image_mean, image_std = normalization_lists(image_mean, image_std, in_channels)
         # Lists, so that the config is the same before and after a save/load round trip.
-        self.register_to_config(image_mean=list(image_mean), image_std=list(image_std))
+        self.register_to_config(image_mean=image_mean, image_std=image_std)
         widths = [min(base_channels * 2**level, max_channels) for level in range(depth + 1)]
         self.stem = DoubleConv(in_channels, widths[0], norm)
         self.down = nn.ModuleList(DoubleConv(widths[i], widths[i + 1], norm) for i in range(depth))
