@@ -25,7 +25,6 @@ from hf_segan.training.checkpointing import (
     load_checkpoint,
     resolve_resume_path,
     save_checkpoint,
-    save_pretrained_atomic,
 )
 from hf_segan.training.config import (
     DataConfig,
@@ -47,14 +46,14 @@ from hf_segan.training.data import (
 from hf_segan.training.logging import log_scalars, start_tracking
 from hf_segan.training.runtime import (
     create_accelerator,
+    finish_run,
+    keep_best,
     learning_rate,
     make_optimizer,
     progress_bar,
-    record_indices,
     run_script,
     set_learning_rate,
     sync_context,
-    write_json,
 )
 
 COLUMNS = ["image", "expression"]
@@ -148,31 +147,21 @@ def main(argv: Sequence[str]) -> None:
             metrics = evaluate(accelerator, model, eval_loader)
             log_scalars(accelerator, metrics, done)
             history.append({"step": done, "accuracy": metrics["eval/accuracy"]})
-            if metrics["eval/accuracy"] > best_accuracy:
-                best_accuracy = metrics["eval/accuracy"]
-                if accelerator.is_main_process:
-                    save_pretrained_atomic(accelerator.unwrap_model(model), output_dir / "best")
+            best_accuracy = keep_best(accelerator, model, output_dir, metrics["eval/accuracy"], best_accuracy)
         if done % config.checkpoint_every == 0:
             extra = {"best_accuracy": best_accuracy, "history": history}
             save_checkpoint(accelerator, output_dir, done, config.checkpoints_total_limit, extra)
     bar.close()
 
-    accelerator.wait_for_everyone()
-    if config.debug_record_indices:
-        record_indices(accelerator, output_dir, seen_indices)
-    if accelerator.is_main_process:
-        save_pretrained_atomic(accelerator.unwrap_model(model), output_dir / "final")
-        summary = {
-            "script": "train_classifier",
-            "num_processes": accelerator.num_processes,
-            "steps": config.max_steps,
-            "resumed_from_step": start_step if resume_path is not None else None,
-            "best_accuracy": best_accuracy if history else None,
-            "eval_history": history,
-            "config": config_to_dict(config),
-        }
-        write_json(output_dir / "training_summary.json", summary)
-    accelerator.end_training()
+    finish_run(
+        accelerator,
+        model,
+        config,
+        "train_classifier",
+        start_step if resume_path is not None else None,
+        seen_indices,
+        {"best_accuracy": best_accuracy if history else None, "eval_history": history},
+    )
 
 
 if __name__ == "__main__":

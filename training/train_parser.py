@@ -29,7 +29,6 @@ from hf_segan.training.checkpointing import (
     load_checkpoint,
     resolve_resume_path,
     save_checkpoint,
-    save_pretrained_atomic,
 )
 from hf_segan.training.config import (
     DataConfig,
@@ -43,14 +42,14 @@ from hf_segan.training.data import FaceTrainingSet, TrainingStream, check_kwargs
 from hf_segan.training.logging import labels_as_image, log_image_grid, log_scalars, start_tracking
 from hf_segan.training.runtime import (
     create_accelerator,
+    finish_run,
+    keep_best,
     learning_rate,
     make_optimizer,
     progress_bar,
-    record_indices,
     run_script,
     set_learning_rate,
     sync_context,
-    write_json,
 )
 
 PARSERS = {"bisenet": BiSeNetFaceParser, "unet": UNetFaceParser}
@@ -166,31 +165,21 @@ def main(argv: Sequence[str]) -> None:
             metrics = evaluate(accelerator, model, eval_loader)
             log_scalars(accelerator, metrics, done)
             history.append({"step": done, "miou": metrics["eval/miou"]})
-            if metrics["eval/miou"] > best_miou:
-                best_miou = metrics["eval/miou"]
-                if accelerator.is_main_process:
-                    save_pretrained_atomic(accelerator.unwrap_model(model), output_dir / "best")
+            best_miou = keep_best(accelerator, model, output_dir, metrics["eval/miou"], best_miou)
         if done % config.checkpoint_every == 0:
             extra = {"best_miou": best_miou, "history": history}
             save_checkpoint(accelerator, output_dir, done, config.checkpoints_total_limit, extra)
     bar.close()
 
-    accelerator.wait_for_everyone()
-    if config.debug_record_indices:
-        record_indices(accelerator, output_dir, seen_indices)
-    if accelerator.is_main_process:
-        save_pretrained_atomic(accelerator.unwrap_model(model), output_dir / "final")
-        summary = {
-            "script": "train_parser",
-            "num_processes": accelerator.num_processes,
-            "steps": config.max_steps,
-            "resumed_from_step": start_step if resume_path is not None else None,
-            "best_miou": best_miou if history else None,
-            "eval_history": history,
-            "config": config_to_dict(config),
-        }
-        write_json(output_dir / "training_summary.json", summary)
-    accelerator.end_training()
+    finish_run(
+        accelerator,
+        model,
+        config,
+        "train_parser",
+        start_step if resume_path is not None else None,
+        seen_indices,
+        {"best_miou": best_miou if history else None, "eval_history": history},
+    )
 
 
 if __name__ == "__main__":

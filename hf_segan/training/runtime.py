@@ -13,7 +13,8 @@ from accelerate import Accelerator, DistributedDataParallelKwargs
 from accelerate.utils import ProjectConfiguration
 from tqdm.auto import tqdm
 
-from .config import OptimConfig, RunConfig
+from .checkpointing import save_pretrained_atomic
+from .config import OptimConfig, RunConfig, config_to_dict
 
 
 def create_accelerator(config: RunConfig) -> Accelerator:
@@ -98,3 +99,41 @@ def sync_context(accelerator: Accelerator, models: Sequence[torch.nn.Module], sy
         for model in models:
             stack.enter_context(accelerator.no_sync(model))
     return stack
+
+
+def keep_best(accelerator: Accelerator, model: torch.nn.Module, output_dir: Path, score: float, best: float) -> float:
+    """Save ``model`` to ``output_dir/best`` when ``score`` beats ``best``; return the best score so far."""
+    if score <= best:
+        return best
+    if accelerator.is_main_process:
+        save_pretrained_atomic(accelerator.unwrap_model(model), output_dir / "best")
+    return score
+
+
+def finish_run(
+    accelerator: Accelerator,
+    model: torch.nn.Module,
+    config: RunConfig,
+    script: str,
+    resumed_from_step: int | None,
+    seen_indices: list[int],
+    results: dict,
+) -> None:
+    """The end of a single-model run: debug indices, ``output_dir/final`` and ``training_summary.json``
+    (script, processes, steps, resume point, ``results``, config)."""
+    output_dir = Path(config.output_dir)
+    accelerator.wait_for_everyone()
+    if config.debug_record_indices:
+        record_indices(accelerator, output_dir, seen_indices)
+    if accelerator.is_main_process:
+        save_pretrained_atomic(accelerator.unwrap_model(model), output_dir / "final")
+        summary = {
+            "script": script,
+            "num_processes": accelerator.num_processes,
+            "steps": config.max_steps,
+            "resumed_from_step": resumed_from_step,
+            **results,
+            "config": config_to_dict(config),
+        }
+        write_json(output_dir / "training_summary.json", summary)
+    accelerator.end_training()
