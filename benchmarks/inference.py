@@ -1,25 +1,34 @@
-"""Inference speed of the full pipeline and each model, next to a GANimation-size baseline measured in the same run.
+"""Inference speed of the full pipeline, each model, and the fast paths, next to a GANimation-size baseline measured
+in the same run.
 
-    python benchmarks/inference.py [--threads 2] [--repeats 5] [--out benchmarks/results/inference.json]
+    python benchmarks/inference.py [--threads 2] [--repeats 5] [--compile] [--out benchmarks/results/inference.json]
 
 Rows: parser + editor at 128 and 256 px (batch 1 and 16), the parser alone at 512 px, the editor alone, the
-GANimation-size global generator (64 base channels, 6 residual blocks, 7x7 stems, ``region_source="none"``), and
-the fast path at 128 px: the same parse-and-edit graph exported by ``hf-segan export-onnx`` and run by ONNX
-Runtime (``fast vs eager`` is its speed-up over eager fp32 PyTorch of the same models).
-Each row reports median and p90 latency per batch, images/s, GFLOPs per image (``torch.utils.flop_counter``)
-and the achieved GFLOP/s as a fraction of this machine's measured peak (the best of several large fp32 matrix
-products, which is what convolutions lower to). Ratios to the baseline are printed because absolute numbers
-move with the machine's load; ratios taken in one run do not.
+GANimation-size global generator (64 base channels, 6 residual blocks, 7x7 stems, ``region_source="none"``), and at
+128 px the fast paths of the same models: ``SeganPipeline.enable_fast_path`` in bf16 and in fp32
+(:mod:`hf_segan.fast_path`), the graph exported by ``hf-segan export-onnx`` run by ONNX Runtime (fp32), and with
+``--compile`` the fast path with both models ``torch.compile``d (inductor; its compile time is not timed).
+``fast vs eager`` is a fast path's speed-up over eager fp32 PyTorch of the same models in the same run; every
+pipeline row runs the same parse-then-edit code as ``SeganPipeline.__call__`` on model-ready tensors.
+
+Each row reports median and p90 latency per batch, images/s, GFLOPs per image (``torch.utils.flop_counter``, a
+multiply-add is 2 FLOPs, counted on the eager fp32 models) and the achieved GFLOP/s as a fraction of this
+machine's peak *in the row's dtype*. The peak is measured, not assumed: the best of a large 3x3 convolution (NCHW
+and channels-last) and a large matrix product in that dtype, i.e. the best these kernels reach on this machine;
+the README compares it with the theoretical FMA peak. Ratios are printed because absolute numbers move with the
+machine's load; ratios taken in one run do not.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import platform
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -29,6 +38,8 @@ from hf_segan.export import OnnxEditor, export_onnx
 from hf_segan.models.bisenet import BiSeNetFaceParser
 from hf_segan.models.editor import HierarchicalExpressionGenerator
 from hf_segan.pipeline import SeganPipeline
+
+EAGER = "pipeline (parser+editor)"
 
 
 def measure(fn, repeats: int) -> list[float]:
@@ -48,16 +59,34 @@ def flops(fn) -> float:
     return counter.get_total_flops()
 
 
-def peak_gflops(size: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    best = min(measure(lambda: a @ b, repeats))
-    return 2 * size**3 / best / 1e9
+def peak_gflops(dtype: torch.dtype, repeats: int = 5) -> float:
+    """Best GFLOP/s of a large 3x3 convolution (both layouts) and a 2048^3 matrix product in ``dtype``."""
+    conv = torch.nn.Conv2d(256, 256, 3, padding=1, bias=False).to(dtype)
+    x = torch.randn(16, 256, 32, 32, dtype=dtype)
+    conv_flop = 2 * x.shape[0] * 256 * 256 * 9 * 32 * 32
+    rates = []
+    with torch.inference_mode():
+        for layout in (torch.contiguous_format, torch.channels_last):
+            conv, x = conv.to(memory_format=layout), x.contiguous(memory_format=layout)
+            rates.append(conv_flop / min(measure(partial(conv, x), repeats)))
+        a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
+        rates.append(2 * 2048**3 / min(measure(lambda: a @ b, repeats)))
+    return max(rates) / 1e9
+
+
+def parse_and_edit(pipe: SeganPipeline, images: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+    """What ``SeganPipeline.__call__`` runs on a model-ready batch, in the pipeline's dtype; fp32 edits out."""
+    dtype = pipe.editor.dtype
+    images = images.to(dtype)
+    probs = pipe.parsing_probs(images)
+    return pipe.editor(images, probs.to(dtype), condition.to(dtype)).images.float()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--compile", action="store_true", help="add torch.compile rows (about 30 s compile each)")
     parser.add_argument("--out", default="benchmarks/results/inference.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -68,76 +97,98 @@ def main() -> None:
     baseline = HierarchicalExpressionGenerator(
         region_source="none", base_channels=64, num_residual_blocks=6, stem_kernel_size=7
     ).eval()
-    peak = peak_gflops()
+    pipe = SeganPipeline(face_parser, editor, 128)
+    peaks = {str(dtype): peak_gflops(dtype) for dtype in (torch.float32, torch.bfloat16)}
 
-    def pipeline(images, condition):
-        probs = face_parser(images, return_aux=False).logits.softmax(1)
-        return editor(images, probs, condition)
+    def inputs(batch: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images = torch.rand(batch, 3, size, size) * 2 - 1
+        return images, torch.nn.functional.one_hot(torch.full((batch,), 1), 8).float()
 
+    # (row name, batch, dtype, timed function, function whose FLOPs are counted)
     cases = []
-    counted = {}
     for size in (128, 256):
         for batch in (1, 16):
-            images = torch.rand(batch, 3, size, size) * 2 - 1
-            condition = torch.nn.functional.one_hot(torch.full((batch,), 1), 8).float()
-            cases.append((f"pipeline (parser+editor) {size}px", batch, lambda i=images, c=condition: pipeline(i, c)))
+            images, condition = inputs(batch, size)
+            run = partial(parse_and_edit, pipe, images, condition)
+            cases.append((f"{EAGER} {size}px", batch, torch.float32, run, run))
             probs = torch.softmax(torch.randn(batch, 19, size, size), 1)
-            cases.append((f"editor {size}px", batch, lambda i=images, p=probs, c=condition: editor(i, p, c)))
-            cases.append((f"GANimation-size {size}px", batch, lambda i=images, c=condition: baseline(i, None, c)))
+            run = partial(editor, images, probs, condition)
+            cases.append((f"editor {size}px", batch, torch.float32, run, run))
+            run = partial(baseline, images, None, condition)
+            cases.append((f"GANimation-size {size}px", batch, torch.float32, run, run))
     for batch in (1, 16):
         images = torch.rand(batch, 3, 512, 512) * 2 - 1
-        cases.append(("parser 512px", batch, lambda i=images: face_parser(i, return_aux=False)))
-    onnx_path = export_onnx(SeganPipeline(face_parser, editor, 128), Path(tempfile.mkdtemp()) / "segan.onnx")
-    session = OnnxEditor(onnx_path, threads=args.threads)
+        run = partial(face_parser, images, return_aux=False)
+        cases.append(("parser 512px", batch, torch.float32, run, run))
+
+    fast_paths = {
+        "fast path bf16 (enable_fast_path)": copy.deepcopy(pipe).enable_fast_path(torch.bfloat16),
+        "fast path fp32 (enable_fast_path)": copy.deepcopy(pipe).enable_fast_path(torch.float32),
+    }
+    if args.compile:
+        for dtype, name in ((torch.bfloat16, "bf16"), (torch.float32, "fp32")):
+            compiled = copy.deepcopy(pipe).enable_fast_path(dtype)
+            compiled.parser.compile(dynamic=False)
+            compiled.editor.compile(dynamic=False)
+            fast_paths[f"fast path {name} + torch.compile"] = compiled
+    session = OnnxEditor(export_onnx(pipe, Path(tempfile.mkdtemp()) / "segan.onnx"), threads=args.threads)
     for batch in (1, 16):
-        images = torch.rand(batch, 3, 128, 128) * 2 - 1
-        condition = torch.nn.functional.one_hot(torch.full((batch,), 1), 8).float()
-        cases.append(("fast path (ONNX Runtime) 128px", batch, lambda i=images, c=condition: session(i, c)))
-        # FLOPs of the ONNX graph are those of the same eager models on the same inputs
-        counted[("fast path (ONNX Runtime) 128px", batch)] = lambda i=images, c=condition: pipeline(i, c)
+        images, condition = inputs(batch, 128)
+        eager = partial(parse_and_edit, pipe, images, condition)
+        for name, fast in fast_paths.items():
+            cases.append(
+                (f"{name} 128px", batch, fast.fast_path_dtype, partial(parse_and_edit, fast, images, condition), eager)
+            )
+        cases.append(
+            ("fast path ONNX Runtime fp32 128px", batch, torch.float32, partial(session, images, condition), eager)
+        )
 
     rows = []
     with torch.inference_mode():
-        for name, batch, fn in cases:
+        for name, batch, dtype, fn, counted in cases:
             times = sorted(measure(fn, args.repeats))
             median = statistics.median(times)
             p90 = times[min(len(times) - 1, round(0.9 * (len(times) - 1)))]
-            gflop = flops(counted.get((name, batch), fn)) / 1e9 / batch
+            gflop = flops(counted) / 1e9 / batch
             rows.append(
                 {
                     "model": name,
                     "batch": batch,
+                    "dtype": str(dtype).removeprefix("torch."),
                     "median_ms": round(median * 1e3, 1),
                     "p90_ms": round(p90 * 1e3, 1),
                     "images_per_s": round(batch / median, 1),
                     "gflop_per_image": round(gflop, 3),
-                    "fraction_of_peak": round(gflop * batch / median / peak, 3),
+                    "fraction_of_peak": round(gflop * batch / median / peaks[str(dtype)], 3),
                 }
             )
     by_key = {(r["model"], r["batch"]): r for r in rows}
     for row in rows:
         if row["model"].startswith("fast path"):
-            eager = by_key[("pipeline (parser+editor) 128px", row["batch"])]["median_ms"]
-            row["fast_vs_eager"] = round(eager / row["median_ms"], 2)
-        if row["model"].startswith("pipeline"):
+            row["fast_vs_eager"] = round(by_key[(f"{EAGER} 128px", row["batch"])]["median_ms"] / row["median_ms"], 2)
+        if row["model"].startswith(EAGER):
             size = row["model"].split()[-1]
             row["vs_ganimation"] = round(
                 row["median_ms"] / by_key[(f"GANimation-size {size}", row["batch"])]["median_ms"], 2
             )
 
     machine = platform.processor() or platform.machine()
-    print(f"machine: {machine}, {args.threads} threads, fp32 eager, measured peak {peak:.0f} GFLOP/s")
-    columns = ["model", "batch", "median ms", "p90 ms", "images/s", "GFLOP/image", "of peak"]
+    print(
+        f"machine: {machine}, {args.threads} threads, torch {torch.__version__}; measured peak GFLOP/s: "
+        f"fp32 {peaks['torch.float32']:.0f}, bf16 {peaks['torch.bfloat16']:.0f}"
+    )
+    columns = ["model", "batch", "dtype", "median ms", "p90 ms", "images/s", "GFLOP/image", "of peak"]
     print("| " + " | ".join([*columns, "time vs GANimation-size", "fast vs eager"]) + " |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|" + "---|" * (len(columns) + 2))
     for r in rows:
         print(
-            f"| {r['model']} | {r['batch']} | {r['median_ms']} | {r['p90_ms']} | {r['images_per_s']} | "
+            f"| {r['model']} | {r['batch']} | {r['dtype']} | {r['median_ms']} | {r['p90_ms']} | {r['images_per_s']} | "
             f"{r['gflop_per_image']} | {r['fraction_of_peak']:.0%} | {r.get('vs_ganimation', '')} | "
             f"{r.get('fast_vs_eager', '')} |"
         )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"threads": args.threads, "peak_gflops": peak, "rows": rows}, indent=2))
+    result = {"threads": args.threads, "torch": torch.__version__, "peak_gflops": peaks, "rows": rows}
+    Path(args.out).write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

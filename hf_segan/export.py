@@ -8,6 +8,7 @@ no way to raise a readable error), so :class:`OnnxEditor` checks shapes before c
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 import warnings
@@ -38,12 +39,16 @@ class ParseAndEdit(nn.Module):
 
 
 def export_onnx(pipe: SeganPipeline, path: str | os.PathLike, opset: int = 17) -> Path:
-    """Write the parse-and-edit graph of ``pipe`` (fp32, CPU) to ``path`` atomically."""
+    """Write the parse-and-edit graph of ``pipe`` (fp32, CPU) to ``path`` atomically; ``pipe`` is left unchanged.
+
+    A pipeline on the fast path exports too: its folded convolutions are exported as they are, in fp32.
+    """
     path = Path(path)
     if path.suffix != ".onnx":
         raise ValueError(f"{path}: the output file must end in .onnx.")
     size = pipe.config.resolution
-    model = ParseAndEdit(pipe).to("cpu", torch.float32).eval()
+    # A copy: casting and eval() must not change the caller's pipeline (e.g. one on the bf16 fast path).
+    model = copy.deepcopy(ParseAndEdit(pipe)).to("cpu", torch.float32).eval()
     example = (torch.zeros(1, 3, size, size), torch.zeros(1, pipe.editor.config.num_expressions))
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".onnx", dir=path.parent)

@@ -33,6 +33,7 @@ from PIL import Image
 
 from .alignment import FaceBox, align_face, detect_faces, paste_face
 from .expressions import ExpressionSpec, expression_condition
+from .fast_path import fast_dtype, prepare_for_inference
 from .image_utils import overlay_labels, tensor_to_uint8
 from .io import as_image, from_any
 from .models.bisenet import BiSeNetFaceParser
@@ -113,6 +114,8 @@ class SeganPipeline(DiffusionPipeline):
     """
 
     model_cpu_offload_seq = "parser->editor"
+    #: The fast path's dtype once :meth:`enable_fast_path` has run (``None``: the models as loaded).
+    fast_path_dtype: torch.dtype | None = None
 
     def __init__(
         self,
@@ -130,6 +133,35 @@ class SeganPipeline(DiffusionPipeline):
         check_pipeline_folder(pretrained_model_name_or_path)
         kwargs.setdefault("use_safetensors", True)
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
+    def enable_fast_path(self, dtype: torch.dtype | None = None) -> SeganPipeline:
+        """Make this pipeline's inference faster, in place; returns the pipeline (see :mod:`hf_segan.fast_path`).
+
+        BatchNorms are folded into their convolutions, both models are cast to ``dtype`` (default: bf16 where the
+        device computes it natively, else fp32) and the parser is made channels-last. Call it after moving the
+        pipeline to its device. Edits then differ from the fp32 models by at most
+        :data:`~hf_segan.fast_path.BF16_TOLERANCE` in bf16 and :data:`~hf_segan.fast_path.FP32_TOLERANCE` in fp32.
+        The models are changed for inference only: the pipeline can no longer be saved or trained.
+        """
+        if self.fast_path_dtype is not None:
+            raise ValueError(
+                f"The fast path is already enabled ({self.fast_path_dtype}); reload the pipeline to change it."
+            )
+        dtype = fast_dtype(self.device) if dtype is None else dtype
+        prepare_for_inference(self.parser, dtype, channels_last=True)
+        prepare_for_inference(self.editor, dtype, channels_last=False)
+        self.fast_path_dtype = dtype
+        return self
+
+    def save_pretrained(self, save_directory: str | os.PathLike, **kwargs) -> None:
+        """Save as a diffusers pipeline folder; refused after :meth:`enable_fast_path` (its folded models would not
+        load back into their classes)."""
+        if self.fast_path_dtype is not None:
+            raise ValueError(
+                "This pipeline's models were folded for inference by enable_fast_path() and no longer match their "
+                "saved format; save the pipeline before enabling the fast path."
+            )
+        super().save_pretrained(save_directory, **kwargs)
 
     # --- inputs -----------------------------------------------------------------------------------------------
 

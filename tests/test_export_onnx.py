@@ -1,5 +1,6 @@
 """ONNX export: ONNX Runtime reproduces the PyTorch edit within the stated tolerance, at any batch size."""
 
+import copy
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import torch
 from conftest import build_tiny_pipeline
 
 from hf_segan.export import ONNX_TOLERANCE, OnnxEditor, ParseAndEdit, export_onnx
+from hf_segan.fast_path import BF16_TOLERANCE
 
 
 def test_onnx_runtime_matches_pytorch_for_several_batch_sizes(tmp_path):
@@ -30,6 +32,19 @@ def test_onnx_runtime_matches_pytorch_for_several_batch_sizes(tmp_path):
         session(torch.zeros(1, 3, 32, 32), torch.eye(8)[[1]])
     with pytest.raises(ValueError, match=r"end in \.onnx"):
         export_onnx(pipe, tmp_path / "segan.bin")
+
+
+def test_fast_path_pipeline_exports_and_is_left_unchanged(tmp_path):
+    pipe = build_tiny_pipeline()
+    fast = copy.deepcopy(pipe).enable_fast_path(torch.bfloat16)
+    path = export_onnx(fast, tmp_path / "fast.onnx")
+    assert fast.parser.dtype == torch.bfloat16 and fast.editor.dtype == torch.bfloat16
+    images, condition = torch.rand(2, 3, 64, 64) * 2 - 1, torch.eye(8)[[1, 2]]
+    edited, _ = OnnxEditor(path)(images, condition)
+    with torch.inference_mode():
+        reference, _ = ParseAndEdit(pipe).eval()(images, condition)
+    # folded weights rounded to bf16, fp32 arithmetic in ONNX Runtime
+    assert abs(torch.from_numpy(edited) - reference).max() < BF16_TOLERANCE
 
 
 def test_export_command(tiny_pipeline_dir, tmp_path):
