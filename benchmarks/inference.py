@@ -15,8 +15,9 @@ Each row reports median and p90 latency per batch, images/s, GFLOPs per image (`
 multiply-add is 2 FLOPs, counted on the eager fp32 models) and the achieved GFLOP/s as a fraction of this
 machine's peak *in the row's dtype*. The peak is measured, not assumed: the best of a large 3x3 convolution (NCHW
 and channels-last) and a large matrix product in that dtype, i.e. the best these kernels reach on this machine;
-the README compares it with the theoretical FMA peak. Ratios are printed because absolute numbers move with the
-machine's load; ratios taken in one run do not.
+the README compares it with the theoretical FMA peak. Rows of one size and batch are timed round-robin (one call of
+each per round), and ratios are printed, because absolute numbers move with the machine's load and clock while
+ratios taken side by side do not.
 """
 
 from __future__ import annotations
@@ -42,13 +43,17 @@ from hf_segan.pipeline import SeganPipeline
 EAGER = "pipeline (parser+editor)"
 
 
-def measure(fn, repeats: int) -> list[float]:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def measure(fns, repeats: int) -> list[list[float]]:
+    """Seconds per call of each function, timed round-robin (one call of each per round, after one warm-up call
+    each), so that a change in the machine's load or clock during the run affects all of them alike."""
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - start)
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, kept in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            kept.append(time.perf_counter() - start)
     return times
 
 
@@ -68,9 +73,9 @@ def peak_gflops(dtype: torch.dtype, repeats: int = 5) -> float:
     with torch.inference_mode():
         for layout in (torch.contiguous_format, torch.channels_last):
             conv, x = conv.to(memory_format=layout), x.contiguous(memory_format=layout)
-            rates.append(conv_flop / min(measure(partial(conv, x), repeats)))
+            rates.append(conv_flop / min(measure([partial(conv, x)], repeats)[0]))
         a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
-        rates.append(2 * 2048**3 / min(measure(lambda: a @ b, repeats)))
+        rates.append(2 * 2048**3 / min(measure([partial(torch.matmul, a, b)], repeats)[0]))
     return max(rates) / 1e9
 
 
@@ -104,23 +109,6 @@ def main() -> None:
         images = torch.rand(batch, 3, size, size) * 2 - 1
         return images, torch.nn.functional.one_hot(torch.full((batch,), 1), 8).float()
 
-    # (row name, batch, dtype, timed function, function whose FLOPs are counted)
-    cases = []
-    for size in (128, 256):
-        for batch in (1, 16):
-            images, condition = inputs(batch, size)
-            run = partial(parse_and_edit, pipe, images, condition)
-            cases.append((f"{EAGER} {size}px", batch, torch.float32, run, run))
-            probs = torch.softmax(torch.randn(batch, 19, size, size), 1)
-            run = partial(editor, images, probs, condition)
-            cases.append((f"editor {size}px", batch, torch.float32, run, run))
-            run = partial(baseline, images, None, condition)
-            cases.append((f"GANimation-size {size}px", batch, torch.float32, run, run))
-    for batch in (1, 16):
-        images = torch.rand(batch, 3, 512, 512) * 2 - 1
-        run = partial(face_parser, images, return_aux=False)
-        cases.append(("parser 512px", batch, torch.float32, run, run))
-
     fast_paths = {
         "fast path bf16 (enable_fast_path)": copy.deepcopy(pipe).enable_fast_path(torch.bfloat16),
         "fast path fp32 (enable_fast_path)": copy.deepcopy(pipe).enable_fast_path(torch.float32),
@@ -132,36 +120,55 @@ def main() -> None:
             compiled.editor.compile(dynamic=False)
             fast_paths[f"fast path {name} + torch.compile"] = compiled
     session = OnnxEditor(export_onnx(pipe, Path(tempfile.mkdtemp()) / "segan.onnx"), threads=args.threads)
+
+    # Groups of (row name, batch, dtype, timed function, function whose FLOPs are counted), timed round-robin.
+    groups = []
+    for size in (128, 256):
+        for batch in (1, 16):
+            images, condition = inputs(batch, size)
+            probs = torch.softmax(torch.randn(batch, 19, size, size), 1)
+            eager = partial(parse_and_edit, pipe, images, condition)
+            edit_only = partial(editor, images, probs, condition)
+            ganimation = partial(baseline, images, None, condition)
+            group = [
+                (f"{EAGER} {size}px", batch, torch.float32, eager, eager),
+                (f"editor {size}px", batch, torch.float32, edit_only, edit_only),
+                (f"GANimation-size {size}px", batch, torch.float32, ganimation, ganimation),
+            ]
+            if size == 128:
+                for name, fast in fast_paths.items():
+                    run = partial(parse_and_edit, fast, images, condition)
+                    group.append((f"{name} {size}px", batch, fast.fast_path_dtype, run, eager))
+                run = partial(session, images, condition)
+                group.append((f"fast path ONNX Runtime fp32 {size}px", batch, torch.float32, run, eager))
+            groups.append(group)
     for batch in (1, 16):
-        images, condition = inputs(batch, 128)
-        eager = partial(parse_and_edit, pipe, images, condition)
-        for name, fast in fast_paths.items():
-            cases.append(
-                (f"{name} 128px", batch, fast.fast_path_dtype, partial(parse_and_edit, fast, images, condition), eager)
-            )
-        cases.append(
-            ("fast path ONNX Runtime fp32 128px", batch, torch.float32, partial(session, images, condition), eager)
-        )
+        run = partial(face_parser, torch.rand(batch, 3, 512, 512) * 2 - 1, return_aux=False)
+        groups.append([("parser 512px", batch, torch.float32, run, run)])
 
     rows = []
     with torch.inference_mode():
-        for name, batch, dtype, fn, counted in cases:
-            times = sorted(measure(fn, args.repeats))
-            median = statistics.median(times)
-            p90 = times[min(len(times) - 1, round(0.9 * (len(times) - 1)))]
-            gflop = flops(counted) / 1e9 / batch
-            rows.append(
-                {
-                    "model": name,
-                    "batch": batch,
-                    "dtype": str(dtype).removeprefix("torch."),
-                    "median_ms": round(median * 1e3, 1),
-                    "p90_ms": round(p90 * 1e3, 1),
-                    "images_per_s": round(batch / median, 1),
-                    "gflop_per_image": round(gflop, 3),
-                    "fraction_of_peak": round(gflop * batch / median / peaks[str(dtype)], 3),
-                }
-            )
+        for group in groups:
+            batch = group[0][1]
+            # batch-1 calls are short and noisy: more rounds
+            timings = measure([case[3] for case in group], args.repeats * (4 if batch == 1 else 1))
+            for (name, _, dtype, _, counted), times in zip(group, timings, strict=True):
+                times = sorted(times)
+                median = statistics.median(times)
+                p90 = times[min(len(times) - 1, round(0.9 * (len(times) - 1)))]
+                gflop = flops(counted) / 1e9 / batch
+                rows.append(
+                    {
+                        "model": name,
+                        "batch": batch,
+                        "dtype": str(dtype).removeprefix("torch."),
+                        "median_ms": round(median * 1e3, 1),
+                        "p90_ms": round(p90 * 1e3, 1),
+                        "images_per_s": round(batch / median, 1),
+                        "gflop_per_image": round(gflop, 3),
+                        "fraction_of_peak": round(gflop * batch / median / peaks[str(dtype)], 3),
+                    }
+                )
     by_key = {(r["model"], r["batch"]): r for r in rows}
     for row in rows:
         if row["model"].startswith("fast path"):
