@@ -20,7 +20,6 @@ from typing import Any
 import datasets
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
@@ -28,6 +27,7 @@ from .constants import DEFAULT_REGION_GROUPS, EXPRESSIONS, FACE_PARSING_CLASSES,
 from .expressions import expression_condition
 from .image_utils import pil_to_tensor, tensor_to_uint8
 from .metrics import ConfusionMatrix, expression_accuracy, psnr, ssim, unwanted_change
+from .models.regions import dilate
 from .pipeline import SeganPipeline
 
 EXPRESSION_CLASS_INDICES = class_indices([c for group in DEFAULT_REGION_GROUPS.values() for c in group])
@@ -44,7 +44,7 @@ def _labels(mask: Image.Image, size: int) -> torch.Tensor:
 def _expression_regions(masks: torch.Tensor, dilation: int = 2) -> torch.Tensor:
     """(B, 1, H, W) 0/1 union of the expression classes in label maps ``masks`` (B, H, W), grown by ``dilation``."""
     region = torch.isin(masks, torch.tensor(EXPRESSION_CLASS_INDICES)).float()[:, None]
-    return F.max_pool2d(region, 2 * dilation + 1, stride=1, padding=dilation)
+    return dilate(region, dilation)
 
 
 @torch.inference_mode()

@@ -66,6 +66,19 @@ def interpolate(real: torch.Tensor, fake: torch.Tensor, generator: torch.Generat
     return (alpha * real.detach() + (1.0 - alpha) * fake.detach()).requires_grad_(True)
 
 
+def scale_gradient(tensor: torch.Tensor, scale: float) -> torch.Tensor:
+    """``tensor`` unchanged in the forward pass; its gradient multiplied by ``scale`` in the backward pass.
+
+    Joint training sends the editor's losses into the parser through its soft masks. Those gradients are large
+    next to the parser's own supervised loss, and at full strength they drag a pre-trained parser away from
+    good segmentations; scaling them keeps the end-to-end signal while supervision stays in charge.
+    """
+    if scale == 1.0:
+        return tensor
+    detached = tensor.detach()
+    return detached + scale * (tensor - detached)
+
+
 def attention_magnitude_loss(attention: torch.Tensor) -> torch.Tensor:
     """Mean of ``1 - A``: how much of the image the editor changes (``A = 1`` keeps the input pixel).
 

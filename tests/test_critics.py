@@ -75,6 +75,22 @@ def test_classifier_shapes_and_errors():
         ExpressionClassifier(widths=[])
 
 
+def test_classifier_head_sees_where_features_are():
+    """The same blob moved by a multiple of the total stride: global pooling cannot tell, the grid head can."""
+    torch.manual_seed(0)
+    images = torch.zeros(2, 3, 64, 64)
+    images[0, :, 12:16, 12:16] = 1.0
+    images[1, :, 44:48, 44:48] = 1.0
+    global_pool = ExpressionClassifier(**TINY_CLASSIFIER, pool_grid=1).eval()
+    logits = global_pool(images).logits
+    torch.testing.assert_close(logits[0], logits[1])
+    grid = ExpressionClassifier(**TINY_CLASSIFIER, pool_grid=4).eval()
+    logits = grid(images).logits
+    assert (logits[0] - logits[1]).abs().max() > 1e-3
+    with pytest.raises(ValueError, match=r"`pool_grid` must be >= 1"):
+        ExpressionClassifier(pool_grid=0)
+
+
 def test_classifier_learns_to_separate_two_expressions():
     classifier = ExpressionClassifier(**TINY_CLASSIFIER)
     images = torch.cat([_images(4).clamp(-1, 0), _images(4).clamp(0, 1)])

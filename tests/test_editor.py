@@ -144,6 +144,22 @@ def test_ganimation_size_configuration_is_the_ganimation_generator():
     assert editor.global_generator.color_head.kernel_size == (7, 7) and len(editor.local_generators) == 0
 
 
+@pytest.mark.parametrize("skip_connections", [False, True])
+def test_skip_connections_hand_the_heads_the_input_detail(skip_connections):
+    """With the bottleneck path cut, the global colour map still follows the input only through the skips."""
+    torch.manual_seed(0)
+    editor = _editor(region_source="none", skip_connections=skip_connections).eval()
+    with torch.no_grad():
+        for parameter in editor.global_generator.decoder[0].parameters():
+            parameter.zero_()
+    images, _, condition = _inputs()
+    first = editor(images, None, condition).global_color
+    second = editor(images.flip(-1), None, condition).global_color
+    assert torch.allclose(first, second) != skip_connections
+    heads_in = editor.global_generator.color_head.in_channels
+    assert heads_in == (2 if skip_connections else 1) * TINY["base_channels"]
+
+
 def test_bad_inputs_raise_clear_errors():
     editor = _editor()
     images, probs, condition = _inputs()

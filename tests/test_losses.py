@@ -12,6 +12,7 @@ from hf_segan.losses import (
     gradient_penalty,
     interpolate,
     parser_loss,
+    scale_gradient,
     segmentation_loss,
     total_variation_loss,
 )
@@ -105,3 +106,12 @@ def test_parser_loss_adds_weighted_aux_heads():
     main = segmentation_loss(logits, target)
     total = parser_loss(logits, (logits, logits), target, aux_weight=0.5)
     assert total.item() == pytest.approx(2 * main.item())
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.1, 1.0])
+def test_scale_gradient_keeps_values_and_scales_only_the_gradient(scale):
+    x = torch.tensor([0.5, -2.0, 3.0], requires_grad=True)
+    y = scale_gradient(x, scale)
+    assert torch.equal(y, x)
+    (y**2).sum().backward()
+    torch.testing.assert_close(x.grad, scale * 2 * x.detach())

@@ -6,6 +6,7 @@ import torch
 from hf_segan.constants import DEFAULT_REGION_GROUPS, FACE_PARSING_CLASSES
 from hf_segan.models.regions import (
     box_region_masks,
+    dilate,
     region_group_indices,
     resolve_region_groups,
     soft_region_masks,
@@ -46,6 +47,14 @@ def test_dilation_grows_a_mask_by_the_requested_pixels_and_stays_differentiable(
     assert int((dilated > 0.5).sum()) == 25
     dilated.sum().backward()
     assert probs.grad[0, 1, 7, 9] == 25.0
+
+
+@pytest.mark.parametrize("pixels", [1, 3])
+def test_separable_dilation_equals_the_square_max_pool(pixels):
+    masks = torch.rand(2, 3, 23, 30)
+    square = torch.nn.functional.max_pool2d(masks, 2 * pixels + 1, stride=1, padding=pixels)
+    assert torch.equal(dilate(masks, pixels), square)
+    assert dilate(masks, 0) is masks
 
 
 def test_box_masks_bound_the_region_exactly():

@@ -34,6 +34,7 @@ from hf_segan.losses import (
     gradient_penalty,
     interpolate,
     parser_loss,
+    scale_gradient,
     total_variation_loss,
 )
 from hf_segan.model_card import card_kwargs_from_summary, write_model_card
@@ -111,6 +112,9 @@ class SeganLossConfig:
         0.0, ge=0.0, help="L1 to the true target image (SynthFaces pairs): a development aid, 0 in the paper setting"
     )
     parser_aux_weight: float = option(1.0, ge=0.0, help="weight of the parser's auxiliary heads")
+    joint_gradient_scale: float = option(
+        1.0, ge=0.0, help="joint mode: factor on the editor losses' gradient reaching the parser through its masks"
+    )
 
 
 @dataclasses.dataclass
@@ -274,8 +278,7 @@ class SeganTrainer:
                 parser = self.parser if same_data else self.unwrap(self.parser)
                 parsing = parser(images, return_aux=config.parser_trainable and same_data)
                 probs = parsing.logits.float().softmax(1)
-                if not config.joint:
-                    probs = probs.detach()
+                probs = scale_gradient(probs, loss_config.joint_gradient_scale) if config.joint else probs.detach()
                 edit = self.editor(images, probs, one_hot(target))
                 fake = critic(edit.images, region_masks_or_none(edit.region_masks))
                 adversarial = generator_adversarial_loss(loss_config.adversarial, fake.adversarial)

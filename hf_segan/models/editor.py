@@ -93,28 +93,50 @@ def _upsample(in_channels: int, out_channels: int, norm: str) -> nn.Sequential:
 
 
 class GlobalGenerator(nn.Module):
-    """GANimation's encoder / residual bottleneck / decoder, returning bottleneck features and head logits."""
+    """GANimation's encoder / residual bottleneck / decoder, returning bottleneck features and head logits.
+
+    With ``skip_connections`` the decoder also reads the encoder's features at 1/2 and full resolution (U-Net
+    concatenation). GANimation has none: its heads must redraw a mouth from 1/4-resolution features, which is
+    slow to learn for the few-pixel changes of an expression; the skips hand them the input's own detail.
+    """
 
     def __init__(
-        self, in_channels: int, base_channels: int, num_residual_blocks: int, stem_kernel_size: int, norm: str
+        self,
+        in_channels: int,
+        base_channels: int,
+        num_residual_blocks: int,
+        stem_kernel_size: int,
+        norm: str,
+        skip_connections: bool = False,
     ) -> None:
         super().__init__()
         widths = (base_channels, 2 * base_channels, 4 * base_channels)
+        self.skip_connections = skip_connections
+        skip = 2 if skip_connections else 1
         self.encoder = nn.Sequential(
             ConvNormAct(in_channels, widths[0], stem_kernel_size, norm=norm),
             _downsample(widths[0], widths[1], norm),
             _downsample(widths[1], widths[2], norm),
         )
         self.bottleneck = nn.Sequential(*(ResidualBlock(widths[2], norm=norm) for _ in range(num_residual_blocks)))
-        self.decoder = nn.Sequential(_upsample(widths[2], widths[1], norm), _upsample(widths[1], widths[0], norm))
-        self.color_head = nn.Conv2d(widths[0], 3, stem_kernel_size, padding=stem_kernel_size // 2)
-        self.attention_head = nn.Conv2d(widths[0], 1, stem_kernel_size, padding=stem_kernel_size // 2)
+        self.decoder = nn.Sequential(
+            _upsample(widths[2], widths[1], norm), _upsample(skip * widths[1], widths[0], norm)
+        )
+        self.color_head = nn.Conv2d(skip * widths[0], 3, stem_kernel_size, padding=stem_kernel_size // 2)
+        self.attention_head = nn.Conv2d(skip * widths[0], 1, stem_kernel_size, padding=stem_kernel_size // 2)
         self.feature_channels = widths[2]
 
     def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, in, H, W) -> bottleneck features (B, 4 * base, H/4, W/4) and logits (B, 4, H, W): colour, attention."""
-        features = self.bottleneck(self.encoder(inputs))
-        decoded = self.decoder(features)
+        full = self.encoder[0](inputs)
+        half = self.encoder[1](full)
+        features = self.bottleneck(self.encoder[2](half))
+        decoded = self.decoder[0](features)
+        if self.skip_connections:
+            decoded = torch.cat([decoded, half], dim=1)
+        decoded = self.decoder[1](decoded)
+        if self.skip_connections:
+            decoded = torch.cat([decoded, full], dim=1)
         return features, torch.cat([self.color_head(decoded), self.attention_head(decoded)], dim=1)
 
 
@@ -191,6 +213,7 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         stem_kernel_size: odd kernel size of the global stem and of the global colour/attention heads.
         local_channels: width of each local generator at 1/4 resolution (multiple of 4).
         norm: normalisation of the generators (``hf_segan.models.layers.NORM_KINDS``).
+        skip_connections: U-Net skips from the global encoder to its decoder (off = GANimation's topology).
     """
 
     @register_to_config
@@ -207,6 +230,7 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         stem_kernel_size: int = 3,
         local_channels: int = 32,
         norm: str = "instance",
+        skip_connections: bool = False,
     ) -> None:
         super().__init__()
         if region_source not in REGION_SOURCES:
@@ -224,7 +248,7 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         self.group_indices = region_group_indices(groups)
 
         self.global_generator = GlobalGenerator(
-            3 + num_expressions, base_channels, num_residual_blocks, stem_kernel_size, norm
+            3 + num_expressions, base_channels, num_residual_blocks, stem_kernel_size, norm, skip_connections
         )
         self.local_generators = nn.ModuleList(
             LocalGenerator(self.global_generator.feature_channels, num_expressions, local_channels, norm)

@@ -48,14 +48,26 @@ def region_group_indices(
     return [class_indices(list(names), tuple(classes)) for names in region_groups.values()]
 
 
+def dilate(masks: torch.Tensor, pixels: int) -> torch.Tensor:
+    """Grow (B, C, H, W) ``masks`` by ``pixels`` in every direction: a (2p+1)x(2p+1) stride-1 max-pool.
+
+    Done as a vertical then a horizontal pass, which gives exactly the same values as the square window (a max over
+    a rectangle is a max of column maxima) for a fraction of the work: the square pool was a tenth of a fast-path
+    edit's time. Max-pooling routes the gradient to an arg-max pixel, so dilated masks stay differentiable.
+    """
+    if pixels == 0:
+        return masks
+    masks = F.max_pool2d(masks, kernel_size=(2 * pixels + 1, 1), stride=1, padding=(pixels, 0))
+    return F.max_pool2d(masks, kernel_size=(1, 2 * pixels + 1), stride=1, padding=(0, pixels))
+
+
 def soft_region_masks(probs: torch.Tensor, group_indices: Sequence[Sequence[int]], dilation: int = 0) -> torch.Tensor:
     """One soft mask per group: the sum of the group's class probabilities, clamped to [0, 1].
 
     Args:
         probs: (B, C, H, W) class probabilities (softmax of a parser's logits).
         group_indices: for each group, the class indices it gathers.
-        dilation: grow each mask by this many pixels with a stride-1 max-pool of kernel ``2 * dilation + 1``.
-            Max-pooling routes the gradient to the arg-max pixel, so dilated masks stay differentiable.
+        dilation: grow each mask by this many pixels (:func:`dilate`; differentiable).
 
     Returns:
         (B, R, H, W) masks, R = ``len(group_indices)``.
@@ -73,9 +85,7 @@ def soft_region_masks(probs: torch.Tensor, group_indices: Sequence[Sequence[int]
     if not group_indices:
         return probs.new_zeros(probs.shape[0], 0, *probs.shape[2:])
     masks = torch.stack([probs[:, list(indices)].sum(1) for indices in group_indices], dim=1).clamp(0.0, 1.0)
-    if dilation > 0:
-        masks = F.max_pool2d(masks, kernel_size=2 * dilation + 1, stride=1, padding=dilation)
-    return masks
+    return dilate(masks, dilation)
 
 
 def box_region_masks(masks: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
