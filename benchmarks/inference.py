@@ -15,8 +15,10 @@ Each row reports median and p90 latency per batch, images/s, GFLOPs per image (`
 multiply-add is 2 FLOPs, counted on the eager fp32 models) and the achieved GFLOP/s as a fraction of this
 machine's peak *in the row's dtype*. The peak is measured, not assumed: the best of a large 3x3 convolution (NCHW
 and channels-last) and a large matrix product in that dtype, i.e. the best these kernels reach on this machine;
-the README compares it with the theoretical FMA peak. Rows of one size and batch are timed round-robin (one call of
-each per round), and ratios are printed, because absolute numbers move with the machine's load and clock while
+the README compares it with the theoretical FMA peak. ``peak MiB`` is the resident memory one call adds at its
+peak on top of what was resident before it (the weights are already resident), read on Linux from the kernel's
+high-water mark after resetting it. Rows of one size and batch are timed round-robin (one call of each per
+round), and ratios are printed, because absolute numbers move with the machine's load and clock while
 ratios taken side by side do not.
 """
 
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import ctypes
+import gc
 import json
 import platform
 import statistics
@@ -55,6 +59,30 @@ def measure(fns, repeats: int) -> list[list[float]]:
             fn()
             kept.append(time.perf_counter() - start)
     return times
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def working_memory_mib(fn) -> float | None:
+    """Peak resident memory one call of ``fn`` adds (MiB), or None where Linux's /proc interface is missing.
+
+    Freed memory is first handed back to the kernel (``malloc_trim``), so that what the call allocates shows up as
+    new resident pages; the kernel's high-water mark (VmHWM) is reset through /proc/self/clear_refs, then read."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        gc.collect()
+        libc.malloc_trim(0)
+        Path("/proc/self/clear_refs").write_text("5")
+        before = _status_kib("VmRSS")
+        fn()
+        return round((_status_kib("VmHWM") - before) / 1024, 1)
+    except (OSError, KeyError):
+        return None
 
 
 def flops(fn) -> float:
@@ -152,7 +180,7 @@ def main() -> None:
             batch = group[0][1]
             # batch-1 calls are short and noisy: more rounds
             timings = measure([case[3] for case in group], args.repeats * (4 if batch == 1 else 1))
-            for (name, _, dtype, _, counted), times in zip(group, timings, strict=True):
+            for (name, _, dtype, timed, counted), times in zip(group, timings, strict=True):
                 times = sorted(times)
                 median = statistics.median(times)
                 p90 = times[min(len(times) - 1, round(0.9 * (len(times) - 1)))]
@@ -167,6 +195,7 @@ def main() -> None:
                         "images_per_s": round(batch / median, 1),
                         "gflop_per_image": round(gflop, 3),
                         "fraction_of_peak": round(gflop * batch / median / peaks[str(dtype)], 3),
+                        "peak_mib": working_memory_mib(timed),
                     }
                 )
     by_key = {(r["model"], r["batch"]): r for r in rows}
@@ -184,13 +213,13 @@ def main() -> None:
         f"machine: {machine}, {args.threads} threads, torch {torch.__version__}; measured peak GFLOP/s: "
         f"fp32 {peaks['torch.float32']:.0f}, bf16 {peaks['torch.bfloat16']:.0f}"
     )
-    columns = ["model", "batch", "dtype", "median ms", "p90 ms", "images/s", "GFLOP/image", "of peak"]
+    columns = ["model", "batch", "dtype", "median ms", "p90 ms", "images/s", "GFLOP/image", "of peak", "peak MiB"]
     print("| " + " | ".join([*columns, "time vs GANimation-size", "fast vs eager"]) + " |")
     print("|" + "---|" * (len(columns) + 2))
     for r in rows:
         print(
             f"| {r['model']} | {r['batch']} | {r['dtype']} | {r['median_ms']} | {r['p90_ms']} | {r['images_per_s']} | "
-            f"{r['gflop_per_image']} | {r['fraction_of_peak']:.0%} | {r.get('vs_ganimation', '')} | "
+            f"{r['gflop_per_image']} | {r['fraction_of_peak']:.0%} | {r['peak_mib']} | {r.get('vs_ganimation', '')} | "
             f"{r.get('fast_vs_eager', '')} |"
         )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
