@@ -112,7 +112,8 @@ class GlobalGenerator(nn.Module):
         super().__init__()
         widths = (base_channels, 2 * base_channels, 4 * base_channels)
         self.skip_connections = skip_connections
-        skip = 2 if skip_connections else 1
+        # With skips, the second upsampling and the heads read their input concatenated with an encoder stage.
+        widen = 2 if skip_connections else 1
         self.encoder = nn.Sequential(
             ConvNormAct(in_channels, widths[0], stem_kernel_size, norm=norm),
             _downsample(widths[0], widths[1], norm),
@@ -120,10 +121,10 @@ class GlobalGenerator(nn.Module):
         )
         self.bottleneck = nn.Sequential(*(ResidualBlock(widths[2], norm=norm) for _ in range(num_residual_blocks)))
         self.decoder = nn.Sequential(
-            _upsample(widths[2], widths[1], norm), _upsample(skip * widths[1], widths[0], norm)
+            _upsample(widths[2], widths[1], norm), _upsample(widen * widths[1], widths[0], norm)
         )
-        self.color_head = nn.Conv2d(skip * widths[0], 3, stem_kernel_size, padding=stem_kernel_size // 2)
-        self.attention_head = nn.Conv2d(skip * widths[0], 1, stem_kernel_size, padding=stem_kernel_size // 2)
+        self.color_head = nn.Conv2d(widen * widths[0], 3, stem_kernel_size, padding=stem_kernel_size // 2)
+        self.attention_head = nn.Conv2d(widen * widths[0], 1, stem_kernel_size, padding=stem_kernel_size // 2)
         self.feature_channels = widths[2]
 
     def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
