@@ -193,6 +193,21 @@ def test_segan_resume_continues_bit_identically(tmp_path):
     SeganPipeline.from_pretrained(resumed / "pipeline")
 
 
+def test_joint_gradient_scale_sets_how_much_of_the_editor_reaches_the_parser(tmp_path):
+    """Scale 0 leaves the parser exactly as supervised-only training does; scale 1 (joint) moves it elsewhere."""
+
+    def parser_weights(name, *overrides):
+        _ok(_run("segan", tmp_path / name, "--max_steps", 2, *overrides))
+        return {k: v for k, v in _tensors(tmp_path / name / "pipeline").items() if k.startswith("parser")}
+
+    supervised = parser_weights("supervised", "--train_parser_jointly", "false")
+    silenced = parser_weights("scale0", "--loss.joint_gradient_scale", 0)
+    joint = parser_weights("joint", "--loss.joint_gradient_scale", 1)
+    assert supervised.keys() == silenced.keys() == joint.keys() and supervised
+    assert all(torch.equal(supervised[k], silenced[k]) for k in supervised)
+    assert any(not torch.equal(supervised[k], joint[k]) for k in supervised)
+
+
 @pytest.mark.slow
 def test_segan_two_cpu_processes_split_the_data(tmp_path):
     launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
