@@ -2,9 +2,10 @@
 
     python benchmarks/learn_synthfaces.py [--size 64] [--segan-steps 500] [--out-dir outputs/learn_synthfaces]
 
-Runs the real training scripts (the same code ``accelerate launch`` runs): a UNet parser, the independent
-expression classifier (the judge), then ``train_segan.py`` once per ablation, every ablation starting from the
-same pre-trained parser:
+Runs the real training scripts (the same code ``accelerate launch`` runs) with the bundled default model's recipe
+(``parser_synthfaces.yaml``, ``segan_synthfaces_default.yaml``: a UNet parser, then a warping editor with U-Net
+skips trained jointly), fewer joint steps, and the independent expression classifier (the judge);
+``train_segan.py`` runs once per ablation, every ablation starting from the same pre-trained parser:
 
 * ``semantic-joint``  soft parser masks, parser trained on (paper's method)
 * ``semantic-frozen`` soft parser masks, parser frozen
@@ -15,7 +16,7 @@ and prints one row per ablation on the SynthFaces test split (identities never s
 the judge's target-expression rate, PSNR of each edit to its true target image, and the mean change outside the
 expression regions. Targets for semantic-joint: mIoU >= 0.85, target rate >= 0.80, and at least as good as
 ``none`` on PSNR and unwanted change. For scale it also prints the judge's rate on the unedited inputs and on the
-true target images. About 23 minutes on a 2-core CPU with the defaults.
+true target images. About 25 minutes on a 2-core CPU with the defaults.
 """
 
 from __future__ import annotations
@@ -44,12 +45,6 @@ ABLATIONS = {
     "box": ["--region_source", "box"],
     "none": ["--region_source", "none"],
 }
-#: A UNet (BiSeNet predicts at stride 8, too coarse for eyes and lips at 64 px), 1.5x the default model's widths:
-#: brows and ears are one or two pixels wide at 64 px and need the full-resolution channels.
-PARSER = "{depth: 3, base_channels: 24, max_channels: 96}"
-#: The default model's editor with U-Net skips in the global generator, which learns the few-pixel expression
-#: changes about twice as fast as GANimation's skip-less topology (same widths for every ablation).
-EDITOR = "{base_channels: 16, num_residual_blocks: 3, local_channels: 16, skip_connections: true}"
 #: The judge: position-aware head (see ExpressionClassifier), two convolutions per stage.
 CLASSIFIER = "{widths: [32, 64, 128], blocks_per_stage: 2, dropout: 0.1}"
 
@@ -101,13 +96,12 @@ def main() -> None:
         "--data.eval_synthfaces", "{split: validation, num_identities: 8}",
     ]  # fmt: skip
     timings = {}
+    # The default model's parser recipe (a UNet: BiSeNet's stride-8 output is too coarse at 64 px).
     timings["parser"] = train(
-        "parser", out / "parser", "training/configs/parser.yaml",
+        "parser", out / "parser", "training/configs/parser_synthfaces.yaml",
         [*data, "--data.synthfaces", synthfaces("train", args.train_identities, size, paired=False),
-         "--model.type", "unet", "--model.kwargs", PARSER, "--optim.lr", "3e-3",
          "--max_steps", str(args.parser_steps), "--eval_every", str(args.parser_steps),
-         "--checkpoint_every", str(args.parser_steps), "--optim.warmup_steps", "0", "--loss.ohem_threshold", "null",
-         "--data.batch_size", "16", "--mixed_precision", "no"],
+         "--checkpoint_every", str(args.parser_steps)],
     )  # fmt: skip
     timings["classifier"] = train(
         "classifier", out / "classifier", "training/configs/classifier.yaml",
@@ -122,8 +116,7 @@ def main() -> None:
             "segan", out / name, "training/configs/segan_synthfaces_default.yaml",
             [*data, "--data.synthfaces", synthfaces("train", args.train_identities, size),
              "--max_steps", str(steps), "--eval_every", str(steps), "--checkpoint_every", str(steps),
-             "--image_every", str(steps), "--model.pretrained_parser", str(out / "parser" / "best"),
-             "--model.editor", EDITOR, "--optim_parser.lr", "3e-4", "--loss.joint_gradient_scale", "0.01", *flags],
+             "--image_every", str(steps), "--model.pretrained_parser", str(out / "parser" / "best"), *flags],
         )  # fmt: skip
 
     test = load_synthfaces("test", args.test_identities, intensities=[0.5, 1.0], image_size=size)

@@ -100,6 +100,29 @@ def total_variation_loss(maps: torch.Tensor) -> torch.Tensor:
     return vertical + horizontal
 
 
+def multiscale_l1_loss(prediction: torch.Tensor, target: torch.Tensor, scales: int = 1) -> torch.Tensor:
+    """Sum of the L1 distances at full resolution and at ``scales - 1`` successive 2x average-poolings.
+
+    A warp's gradient at full resolution only says which way to move a pixel when it is within a pixel of the right
+    edge; on the pooled images an edge is wider, so a displacement several pixels off still sees the slope.
+    ``scales=1`` is the plain L1.
+    """
+    if prediction.shape != target.shape:
+        raise ValueError(
+            f"prediction and target must have the same shape, got {tuple(prediction.shape)} and {tuple(target.shape)}."
+        )
+    if scales < 1 or min(prediction.shape[-2:]) < 2 ** (scales - 1):
+        raise ValueError(
+            f"`scales` must be at least 1 and leave at least one pixel; got {scales} for images of "
+            f"{tuple(prediction.shape[-2:])}."
+        )
+    loss = F.l1_loss(prediction, target)
+    for _ in range(scales - 1):
+        prediction, target = F.avg_pool2d(prediction, 2), F.avg_pool2d(target, 2)
+        loss = loss + F.l1_loss(prediction, target)
+    return loss
+
+
 def segmentation_loss(
     logits: torch.Tensor,
     target: torch.Tensor,

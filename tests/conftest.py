@@ -17,15 +17,24 @@ def _seed():
     yield
 
 
-def build_tiny_pipeline(resolution: int = 64):
-    """A randomly initialised pipeline small enough for tests (its edits are arbitrary but deterministic)."""
+def build_tiny_pipeline(resolution: int = 64, warp: bool = False):
+    """A randomly initialised pipeline small enough for tests (its edits are arbitrary but deterministic).
+
+    ``warp`` gives the editor flow heads with random weights, as after training (fresh ones are zero: no warp).
+    """
     from hf_segan.models.editor import HierarchicalExpressionGenerator
     from hf_segan.models.unet import UNetFaceParser
     from hf_segan.pipeline import SeganPipeline
 
     torch.manual_seed(0)
     parser = UNetFaceParser(depth=2, base_channels=4, max_channels=16).eval()
-    editor = HierarchicalExpressionGenerator(base_channels=4, num_residual_blocks=1, local_channels=8).eval()
+    editor = HierarchicalExpressionGenerator(
+        base_channels=4, num_residual_blocks=1, local_channels=8, max_displacement=0.05 if warp else 0.0
+    ).eval()
+    with torch.no_grad():
+        for name, parameter in editor.named_parameters():
+            if "flow_head" in name:
+                parameter.normal_(0.0, 0.5)
     return SeganPipeline(parser=parser, editor=editor, resolution=resolution)
 
 

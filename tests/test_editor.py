@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from hf_segan.constants import DEFAULT_REGION_GROUPS, EXPRESSIONS, FACE_PARSING_CLASSES
-from hf_segan.models.editor import HierarchicalExpressionGenerator
+from hf_segan.models.editor import HierarchicalExpressionGenerator, warp_images
 
 TINY = {"base_channels": 8, "num_residual_blocks": 1, "local_channels": 8, "region_dilation": 0}
 SIZE = 32
@@ -158,6 +158,62 @@ def test_skip_connections_hand_the_heads_the_input_detail(skip_connections):
     assert torch.allclose(first, second) != skip_connections
     heads_in = editor.global_generator.color_head.in_channels
     assert heads_in == (2 if skip_connections else 1) * TINY["base_channels"]
+
+
+def test_warp_images_moves_pixels_by_the_flow():
+    images = torch.rand(2, 3, SIZE, SIZE)
+    assert torch.allclose(warp_images(images, torch.zeros(2, 2, SIZE, SIZE)), images, atol=1e-6)
+    flow = torch.zeros(2, 2, SIZE, SIZE)
+    flow[:, 0] = -2.0 / SIZE  # every pixel reads the one a pixel to its left: the image moves right by one
+    flow[:, 1] = 4.0 / SIZE  # ... and reads two rows below: the image moves up by two
+    moved = warp_images(images, flow)
+    assert torch.allclose(moved[..., : SIZE - 2, 1:], images[..., 2:, : SIZE - 1], atol=1e-6)
+
+
+@pytest.mark.parametrize("source", ["semantic", "none"])
+def test_fresh_warping_editor_is_the_non_warping_editor(source):
+    """The flow heads start at zero: before training, warping changes nothing."""
+    torch.manual_seed(0)
+    plain = _editor(region_source=source).eval()
+    warping = _editor(region_source=source, max_displacement=0.05).eval()
+    state = plain.state_dict()
+    if source == "semantic":  # the seam refinement also reads and writes the two flow channels
+        state = {key: value for key, value in state.items() if not key.startswith("fusion.")}
+        state.update({k: v for k, v in warping.state_dict().items() if k.startswith("fusion.")})
+        warping.fusion.refine[0].weight.data[:, [0, 1, 2, 3, 6]] = plain.fusion.refine[0].weight.data
+        state["fusion.refine.0.weight"] = warping.fusion.refine[0].weight.data
+        state["fusion.refine.0.bias"] = plain.fusion.refine[0].bias.data
+    missing = warping.load_state_dict(state, strict=False).missing_keys
+    assert missing and all("flow_head" in key for key in missing)
+    images, probs, condition = _inputs()
+    with torch.no_grad():
+        expected, out = plain(images, probs, condition), warping(images, probs, condition)
+    assert torch.equal(out.flow, torch.zeros(2, 2, SIZE, SIZE))
+    torch.testing.assert_close(out.images, expected.images, atol=1e-5, rtol=0)
+
+
+def test_flow_is_bounded_and_editable_regions_keep_every_other_pixel_exactly_when_warping():
+    editor = _editor(max_displacement=0.05)
+    with torch.no_grad():
+        editor.global_generator.flow_head.bias.fill_(10.0)  # saturate: every pixel wants to move the most
+    images, probs, condition = _inputs()
+    out = editor(images, probs, condition)
+    assert out.flow.abs().max() <= 2 * 0.05 + 1e-6 and out.flow.abs().max() > 0.09
+    edit = editor(images, probs, condition, editable_regions=["mouth"])
+    outside = (_face_labels() != FACE_PARSING_CLASSES.index("u_lip")).unsqueeze(1).expand(-1, 3, -1, -1)
+    assert torch.equal(edit.images[outside], images[outside])
+    assert (edit.images != images).any()
+    with pytest.raises(ValueError, match=r"`max_displacement` must be in \[0, 0.5\]"):
+        _editor(max_displacement=0.7)
+
+
+def test_flow_heads_learn_through_the_warp():
+    """Zero-initialised flow heads get gradients only through the warped input: the composition must use it."""
+    editor = _editor(max_displacement=0.05)
+    images, probs, condition = _inputs()
+    torch.nn.functional.l1_loss(editor(images, probs, condition).images, images.roll(1, -1)).backward()
+    heads = [editor.global_generator.flow_head] + [local.flow_head for local in editor.local_generators]
+    assert all(head.weight.grad.abs().sum() > 0 for head in heads)
 
 
 def test_bad_inputs_raise_clear_errors():

@@ -34,6 +34,16 @@ def test_onnx_runtime_matches_pytorch_for_several_batch_sizes(tmp_path):
         export_onnx(pipe, tmp_path / "segan.bin")
 
 
+def test_warping_editor_exports_its_warp(tmp_path):
+    pipe = build_tiny_pipeline(warp=True)
+    session = OnnxEditor(export_onnx(pipe, tmp_path / "segan.onnx"))
+    images, condition = torch.rand(2, 3, 64, 64) * 2 - 1, torch.eye(8)[[1, 3]]
+    with torch.inference_mode():
+        reference, _ = ParseAndEdit(pipe).eval()(images, condition)
+        assert pipe.editor(images, pipe.parser(images).logits.softmax(1), condition).flow.abs().max() > 0.01
+    assert abs(torch.from_numpy(session(images, condition)[0]) - reference).max() < ONNX_TOLERANCE
+
+
 def test_fast_path_pipeline_exports_and_is_left_unchanged(tmp_path):
     pipe = build_tiny_pipeline()
     fast = copy.deepcopy(pipe).enable_fast_path(torch.bfloat16)

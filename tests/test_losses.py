@@ -11,6 +11,7 @@ from hf_segan.losses import (
     generator_adversarial_loss,
     gradient_penalty,
     interpolate,
+    multiscale_l1_loss,
     parser_loss,
     scale_gradient,
     segmentation_loss,
@@ -115,3 +116,23 @@ def test_scale_gradient_keeps_values_and_scales_only_the_gradient(scale):
     assert torch.equal(y, x)
     (y**2).sum().backward()
     torch.testing.assert_close(x.grad, scale * 2 * x.detach())
+
+
+def test_multiscale_l1_adds_the_l1_of_each_pooled_level():
+    constant = torch.full((1, 3, 8, 8), 0.5)
+    assert multiscale_l1_loss(constant, -constant, scales=3).item() == pytest.approx(3 * 1.0)
+    # a checkerboard and its negative differ by 2 everywhere, but their 2x2 averages are equal
+    checker = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1.0
+    checker = checker.expand(1, 3, 8, 8)
+    assert multiscale_l1_loss(checker, -checker, scales=1).item() == pytest.approx(2.0)
+    assert multiscale_l1_loss(checker, -checker, scales=3).item() == pytest.approx(2.0)
+    # a shifted edge: the pooled levels keep seeing it, so the loss grows with the number of scales
+    edge = torch.zeros(1, 1, 8, 8)
+    edge[..., 3:] = 1.0
+    moved = torch.zeros(1, 1, 8, 8)
+    moved[..., 5:] = 1.0
+    assert multiscale_l1_loss(edge, moved, 3) > multiscale_l1_loss(edge, moved, 2) > multiscale_l1_loss(edge, moved, 1)
+    with pytest.raises(ValueError, match="`scales` must be at least 1 and leave at least one pixel"):
+        multiscale_l1_loss(constant, constant, scales=5)
+    with pytest.raises(ValueError, match="same shape"):
+        multiscale_l1_loss(constant, constant[..., :4], scales=1)

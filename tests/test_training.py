@@ -234,6 +234,7 @@ def test_segan_two_cpu_processes_split_the_data(tmp_path):
         (["--optim_editor.lr", "-1"], "Config key `optim_editor.lr` must be > 0.0, got -1"),
         (["--loss.n_critic", "0"], "Config key `loss.n_critic` must be >= 1, got 0"),
         (["--region_source", "landmarks"], "Config key `region_source` must be one of ['semantic', 'box', 'none']"),
+        (["--model.pretrained_parser", "no/such/parser"], "`model.pretrained_parser` 'no/such/parser' is not a"),
     ],
 )
 def test_segan_rejects_bad_config_in_one_line(tmp_path, overrides, message):

@@ -33,6 +33,7 @@ from hf_segan.losses import (
     generator_adversarial_loss,
     gradient_penalty,
     interpolate,
+    multiscale_l1_loss,
     parser_loss,
     scale_gradient,
     total_variation_loss,
@@ -111,6 +112,7 @@ class SeganLossConfig:
     lambda_paired: float = option(
         0.0, ge=0.0, help="L1 to the true target image (SynthFaces pairs): a development aid, 0 in the paper setting"
     )
+    paired_scales: int = option(1, ge=1, help="paired L1 summed over this many resolutions (halving each time)")
     parser_aux_weight: float = option(1.0, ge=0.0, help="weight of the parser's auxiliary heads")
     joint_gradient_scale: float = option(
         1.0, ge=0.0, help="joint mode: factor on the editor losses' gradient reaching the parser through its masks"
@@ -187,7 +189,14 @@ class SeganTrainer:
 
         set_seed(config.seed)
         if model_config.pretrained_parser:
-            parser = parser_class.from_pretrained(model_config.pretrained_parser)
+            try:
+                parser = parser_class.from_pretrained(model_config.pretrained_parser)
+            except OSError as error:
+                raise ValueError(
+                    f"`model.pretrained_parser` {model_config.pretrained_parser!r} is not a {parser_class.__name__} "
+                    "folder or hub id that can be loaded; train the parser first (training/train_parser.py writes "
+                    f"OUTPUT_DIR/best) or point the key at one. ({str(error).splitlines()[0]})"
+                ) from error
         else:
             parser = parser_class(**model_config.parser)
         editor = HierarchicalExpressionGenerator(region_source=config.region_source, **model_config.editor)
@@ -308,7 +317,9 @@ class SeganTrainer:
                     "editor/tv": smoothness,
                 }
                 if loss_config.lambda_paired > 0:
-                    paired = F.l1_loss(edit.images.float(), batch["target_image"].float())
+                    paired = multiscale_l1_loss(
+                        edit.images.float(), batch["target_image"].float(), loss_config.paired_scales
+                    )
                     loss = loss + loss_config.lambda_paired * paired
                     terms["editor/paired_l1"] = paired
                 if config.parser_trainable:

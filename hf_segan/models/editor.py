@@ -17,6 +17,14 @@ Design (Bodur, Bhattarai & Kim 2021, built on GANimation's attention/colour gene
   (masks are renormalised where they overlap), then a two-layer seam refinement, zero-initialised so that training
   starts from the plain mask composite, smooths the transitions between local and global predictions.
 * **Composition** (GANimation): ``images = attention * input + (1 - attention) * color``.
+* **Warping** (``max_displacement > 0``, off by default): every generator also predicts a displacement field, fused
+  like the other maps, and the composition reads the *warped* input: ``attention * warp(input) + (1 - attention) *
+  color``. An expression is mostly geometry (mouth corners up, eyelids apart, brows down by a few pixels); a warp
+  moves the input's own pixels there, where GANimation's colour map has to repaint every moved edge. Measured on
+  SynthFaces 64 px (global generator with skips trained alone on the paired L1, 2,000 steps): the judge's
+  target-expression rate stays at the unedited input's 0.07 without warping (the editor learns to copy its
+  input) and reaches 0.20 with it, 0.28 with a 3-level multi-scale L1. The flow heads start at zero, so a fresh
+  warping editor computes exactly what a non-warping one does.
 
 Why this is cheap: the heavy work happens once, at 1/4 resolution, and everything at full resolution uses few
 channels (the default global stem has 32 channels and a 3x3 kernel; local branches use ``local_channels / 4``).
@@ -49,6 +57,39 @@ REGION_SOURCES = ("semantic", "box", "none")
 ENCODER_STRIDE = 4
 
 
+def warp_images(images: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Sample ``images`` (B, C, H, W) at each pixel moved by ``flow`` (B, 2, H, W; x then y, in grid_sample's
+    [-1, 1] units), bilinearly, repeating the border outside the image. Zero flow returns the input.
+
+    Sampling runs in fp32 whatever the dtype: bf16 has 8 bits of mantissa, so coordinates near the image border
+    would land up to a quarter pixel off at 64 px.
+    """
+    height, width = images.shape[-2:]
+    # Pixel centres in grid_sample's align_corners=False convention.
+    ys = (torch.arange(height, device=images.device, dtype=torch.float32) * 2 + 1) / height - 1
+    xs = (torch.arange(width, device=images.device, dtype=torch.float32) * 2 + 1) / width - 1
+    grid = torch.stack([xs.expand(height, width), ys[:, None].expand(height, width)], dim=-1)
+    warped = F.grid_sample(
+        images.float(), grid + flow.float().permute(0, 2, 3, 1), mode="bilinear", padding_mode="border",
+        align_corners=False,
+    )  # fmt: skip
+    return warped.to(images.dtype)
+
+
+def activate(logits: torch.Tensor) -> torch.Tensor:
+    """Head logits (B, 4 or 6, ...) to maps: colour by tanh, attention by sigmoid, flow (if any) by tanh."""
+    return torch.cat([logits[:, :3].tanh(), logits[:, 3:4].sigmoid(), logits[:, 4:].tanh()], dim=1)
+
+
+def _flow_head(in_channels: int, kernel_size: int) -> nn.Conv2d:
+    """The displacement head, zero-initialised: the identity warp, so that a fresh warping editor computes exactly
+    what a non-warping one does and learns to move pixels only where the losses ask for it."""
+    head = nn.Conv2d(in_channels, 2, kernel_size, padding=kernel_size // 2)
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    return head
+
+
 @dataclass
 class ExpressionEditOutput(BaseOutput):
     """What the editor produced, with its intermediate maps for losses and visualisation.
@@ -62,6 +103,7 @@ class ExpressionEditOutput(BaseOutput):
         global_color: (B, 3, H, W) the global generator's colour map.
         local_attention: (B, R, H, W) each local generator's attention.
         local_color: (B, R, 3, H, W) each local generator's colour map.
+        flow: (B, 2, H, W) final displacement (x, y) in ``grid_sample``'s [-1, 1] units, ``None`` without warping.
     """
 
     images: torch.Tensor
@@ -72,6 +114,7 @@ class ExpressionEditOutput(BaseOutput):
     global_color: torch.Tensor
     local_attention: torch.Tensor
     local_color: torch.Tensor
+    flow: torch.Tensor | None = None
 
 
 def _downsample(in_channels: int, out_channels: int, norm: str) -> nn.Sequential:
@@ -98,6 +141,7 @@ class GlobalGenerator(nn.Module):
     With ``skip_connections`` the decoder also reads the encoder's features at 1/2 and full resolution (U-Net
     concatenation). GANimation has none: its heads must redraw a mouth from 1/4-resolution features, which is
     slow to learn for the few-pixel changes of an expression; the skips hand them the input's own detail.
+    With ``warp`` a third head predicts a displacement field (see the module docstring).
     """
 
     def __init__(
@@ -108,6 +152,7 @@ class GlobalGenerator(nn.Module):
         stem_kernel_size: int,
         norm: str,
         skip_connections: bool = False,
+        warp: bool = False,
     ) -> None:
         super().__init__()
         widths = (base_channels, 2 * base_channels, 4 * base_channels)
@@ -125,10 +170,12 @@ class GlobalGenerator(nn.Module):
         )
         self.color_head = nn.Conv2d(widen * widths[0], 3, stem_kernel_size, padding=stem_kernel_size // 2)
         self.attention_head = nn.Conv2d(widen * widths[0], 1, stem_kernel_size, padding=stem_kernel_size // 2)
+        self.flow_head = _flow_head(widen * widths[0], stem_kernel_size) if warp else None
         self.feature_channels = widths[2]
 
     def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, in, H, W) -> bottleneck features (B, 4 * base, H/4, W/4) and logits (B, 4, H, W): colour, attention."""
+        """(B, in, H, W) -> bottleneck features (B, 4 * base, H/4, W/4) and logits (B, 4 or 6, H, W): colour,
+        attention and, when warping, flow."""
         full = self.encoder[0](inputs)
         half = self.encoder[1](full)
         features = self.bottleneck(self.encoder[2](half))
@@ -138,13 +185,14 @@ class GlobalGenerator(nn.Module):
         decoded = self.decoder[1](decoded)
         if self.skip_connections:
             decoded = torch.cat([decoded, full], dim=1)
-        return features, torch.cat([self.color_head(decoded), self.attention_head(decoded)], dim=1)
+        heads = [self.color_head, self.attention_head] + ([self.flow_head] if self.flow_head is not None else [])
+        return features, torch.cat([head(decoded) for head in heads], dim=1)
 
 
 class LocalGenerator(nn.Module):
     """One region's generator: a thin decoder over the shared bottleneck features, gated by the region's mask."""
 
-    def __init__(self, feature_channels: int, num_expressions: int, channels: int, norm: str) -> None:
+    def __init__(self, feature_channels: int, num_expressions: int, channels: int, norm: str, warp: bool) -> None:
         super().__init__()
         fine = channels // 4
         self.body = nn.Sequential(
@@ -155,6 +203,7 @@ class LocalGenerator(nn.Module):
         self.detail = ConvNormAct(fine + 4, fine, 3, norm=norm)
         self.color_head = nn.Conv2d(fine, 3, 3, padding=1)
         self.attention_head = nn.Conv2d(fine, 1, 3, padding=1)
+        self.flow_head = _flow_head(fine, 3) if warp else None
 
     def forward(
         self,
@@ -164,36 +213,37 @@ class LocalGenerator(nn.Module):
         images: torch.Tensor,
         mask: torch.Tensor,
     ) -> torch.Tensor:
-        """Logits (B, 4, H, W): colour and attention of this region.
+        """Logits (B, 4 or 6, H, W): colour, attention and, when warping, flow of this region.
 
         ``features``/``condition_map``/``mask_low`` are at bottleneck resolution, ``images``/``mask`` at full.
         """
         x = self.body(torch.cat([features * mask_low, condition_map * mask_low, mask_low], dim=1))
         x = self.detail(torch.cat([self.decoder(x), images * mask, mask], dim=1))
-        return torch.cat([self.color_head(x), self.attention_head(x)], dim=1)
+        heads = [self.color_head, self.attention_head] + ([self.flow_head] if self.flow_head is not None else [])
+        return torch.cat([head(x) for head in heads], dim=1)
 
 
 class MaskFusion(nn.Module):
     """Composite local logits into the global ones by their soft masks, then refine the seams."""
 
-    def __init__(self, hidden_channels: int) -> None:
+    def __init__(self, hidden_channels: int, channels: int = 4) -> None:
         super().__init__()
         self.refine = nn.Sequential(
-            nn.Conv2d(4 + 1, hidden_channels, 3, padding=1),
+            nn.Conv2d(channels + 1, hidden_channels, 3, padding=1),
             make_activation("relu"),
-            nn.Conv2d(hidden_channels, 4, 3, padding=1),
+            nn.Conv2d(hidden_channels, channels, 3, padding=1),
         )
         # Zero-initialised residual: training starts from the exact mask composite and learns only the correction.
         nn.init.zeros_(self.refine[-1].weight)
         nn.init.zeros_(self.refine[-1].bias)
 
     def forward(self, global_logits: torch.Tensor, local_logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """global (B, 4, H, W), local (B, R, 4, H, W), masks (B, R, H, W) -> fused logits (B, 4, H, W)."""
+        """global (B, C, H, W), local (B, R, C, H, W), masks (B, R, H, W) -> fused logits (B, C, H, W)."""
         # Overlapping masks (dilation, boxes) share a pixel instead of over-counting it.
         weights = masks / masks.sum(1, keepdim=True).clamp(min=1.0)
         coverage = weights.sum(1, keepdim=True)
         fused = (1.0 - coverage) * global_logits + (weights.unsqueeze(2) * local_logits).sum(1)
-        activated = torch.cat([fused[:, :3].tanh(), fused[:, 3:].sigmoid(), coverage], dim=1)
+        activated = torch.cat([activate(fused), coverage], dim=1)
         return fused + self.refine(activated)
 
 
@@ -215,6 +265,8 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         local_channels: width of each local generator at 1/4 resolution (multiple of 4).
         norm: normalisation of the generators (``hf_segan.models.layers.NORM_KINDS``).
         skip_connections: U-Net skips from the global encoder to its decoder (off = GANimation's topology).
+        max_displacement: largest distance, as a fraction of the image side, by which the warp moves a pixel;
+            ``0`` (default) composes the unwarped input, as GANimation does.
     """
 
     @register_to_config
@@ -232,6 +284,7 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         local_channels: int = 32,
         norm: str = "instance",
         skip_connections: bool = False,
+        max_displacement: float = 0.0,
     ) -> None:
         super().__init__()
         if region_source not in REGION_SOURCES:
@@ -242,20 +295,25 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
             raise ValueError(f"`local_channels` must be a positive multiple of 4, got {local_channels}.")
         if not isinstance(region_dilation, int) or region_dilation < 0:
             raise ValueError(f"`region_dilation` must be an integer >= 0 (pixels), got {region_dilation!r}.")
+        if not 0.0 <= max_displacement <= 0.5:
+            raise ValueError(
+                f"`max_displacement` must be in [0, 0.5] (a fraction of the image side), got {max_displacement!r}."
+            )
         # Groups are ignored without regions, so that one config serves every ablation via `region_source`.
         groups = resolve_region_groups(region_groups) if region_source != "none" else {}
         self.register_to_config(region_groups=groups or None)
         self.region_names = list(groups)
         self.group_indices = region_group_indices(groups)
 
+        warp = max_displacement > 0
         self.global_generator = GlobalGenerator(
-            3 + num_expressions, base_channels, num_residual_blocks, stem_kernel_size, norm, skip_connections
+            3 + num_expressions, base_channels, num_residual_blocks, stem_kernel_size, norm, skip_connections, warp
         )
         self.local_generators = nn.ModuleList(
-            LocalGenerator(self.global_generator.feature_channels, num_expressions, local_channels, norm)
+            LocalGenerator(self.global_generator.feature_channels, num_expressions, local_channels, norm, warp)
             for _ in self.region_names
         )
-        self.fusion = MaskFusion(local_channels // 4) if self.region_names else None
+        self.fusion = MaskFusion(local_channels // 4, 6 if warp else 4) if self.region_names else None
 
     def compute_region_masks(self, parsing_probs: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """(B, R, H, W) region masks at ``size`` from parser probabilities at any resolution."""
@@ -316,7 +374,7 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
 
         ``parsing_probs`` are the parser's softmax probabilities (B, num_classes, h, w) at any resolution; they may
         be ``None`` only with ``region_source="none"``. ``editable_regions`` (group names) keeps every pixel
-        outside the union of those groups' masks exactly equal to the input.
+        outside the union of those groups' masks exactly equal to the input (neither repainted nor moved).
         """
         self._check_inputs(images, parsing_probs, condition)
         batch, _, height, width = images.shape
@@ -346,11 +404,21 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
             local_logits = global_logits.new_zeros(batch, 0, 4, height, width)
             logits = global_logits
 
-        color, attention = logits[:, :3].tanh(), logits[:, 3:].sigmoid()
+        maps = activate(logits)
+        color, attention, flow = maps[:, :3], maps[:, 3:4], None
+        source = images
+        if self.config.max_displacement > 0:
+            # tanh is in [-1, 1]; grid_sample's units are half the image side.
+            flow = 2.0 * self.config.max_displacement * maps[:, 4:]
+            source = warp_images(images, flow)
         if union is not None:
             attention = 1.0 - union * (1.0 - attention)
+            if flow is not None:
+                flow = flow * union
+                # Zero flow samples the input only up to rounding: take the input itself outside the union.
+                source = torch.lerp(images, source, union)
         return ExpressionEditOutput(
-            images=attention * images + (1.0 - attention) * color,
+            images=attention * source + (1.0 - attention) * color,
             attention=attention,
             color=color,
             region_masks=masks,
@@ -358,4 +426,5 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
             global_color=global_logits[:, :3].tanh(),
             local_attention=local_logits[:, :, 3].sigmoid(),
             local_color=local_logits[:, :, :3].tanh(),
+            flow=flow,
         )
