@@ -406,15 +406,16 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
 
         maps = activate(logits)
         color, attention, flow = maps[:, :3], maps[:, 3:4], None
+        if union is not None:
+            attention = 1.0 - union * (1.0 - attention)
         source = images
         if self.config.max_displacement > 0:
             # tanh is in [-1, 1]; grid_sample's units are half the image side.
             flow = 2.0 * self.config.max_displacement * maps[:, 4:]
-            source = warp_images(images, flow)
-        if union is not None:
-            attention = 1.0 - union * (1.0 - attention)
-            if flow is not None:
+            if union is not None:
                 flow = flow * union
+            source = warp_images(images, flow)
+            if union is not None:
                 # Zero flow samples the input only up to rounding: take the input itself outside the union.
                 source = torch.lerp(images, source, union)
         return ExpressionEditOutput(
