@@ -17,10 +17,18 @@ def _seed():
     yield
 
 
+def randomize_flow_heads(editor) -> None:
+    """Give a warping editor's flow heads random weights, as after training (fresh ones are zero: no warp)."""
+    with torch.no_grad():
+        for name, parameter in editor.named_parameters():
+            if "flow_head" in name:
+                parameter.normal_(0.0, 0.5)
+
+
 def build_tiny_pipeline(resolution: int = 64, warp: bool = False):
     """A randomly initialised pipeline small enough for tests (its edits are arbitrary but deterministic).
 
-    ``warp`` gives the editor flow heads with random weights, as after training (fresh ones are zero: no warp).
+    ``warp`` gives the editor random flow heads (:func:`randomize_flow_heads`).
     """
     from hf_segan.models.editor import HierarchicalExpressionGenerator
     from hf_segan.models.unet import UNetFaceParser
@@ -31,10 +39,7 @@ def build_tiny_pipeline(resolution: int = 64, warp: bool = False):
     editor = HierarchicalExpressionGenerator(
         base_channels=4, num_residual_blocks=1, local_channels=8, max_displacement=0.05 if warp else 0.0
     ).eval()
-    with torch.no_grad():
-        for name, parameter in editor.named_parameters():
-            if "flow_head" in name:
-                parameter.normal_(0.0, 0.5)
+    randomize_flow_heads(editor)
     return SeganPipeline(parser=parser, editor=editor, resolution=resolution)
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from conftest import randomize_flow_heads
 
 from hf_segan.constants import DEFAULT_REGION_GROUPS, EXPRESSIONS, FACE_PARSING_CLASSES
 from hf_segan.models.editor import HierarchicalExpressionGenerator, warp_images
@@ -37,9 +38,11 @@ def _inputs(batch: int = 2):
     return images, _probs(_face_labels(batch)), condition
 
 
+@pytest.mark.parametrize("max_displacement", [0.0, 0.05])
 @pytest.mark.parametrize("source", ["semantic", "box", "none"])
-def test_output_shapes_ranges_and_composition(source):
-    editor = _editor(region_source=source)
+def test_output_shapes_ranges_and_composition(source, max_displacement):
+    editor = _editor(region_source=source, max_displacement=max_displacement)
+    randomize_flow_heads(editor)  # non-zero, so that the warp really moves pixels
     images, probs, condition = _inputs()
     out = editor(images, probs, condition)
     regions = 0 if source == "none" else NUM_GROUPS
@@ -49,6 +52,11 @@ def test_output_shapes_ranges_and_composition(source):
     assert out.local_color.shape == (2, regions, 3, SIZE, SIZE)
     assert out.images.min() >= -1 and out.images.max() <= 1
     assert out.attention.min() >= 0 and out.attention.max() <= 1
+    if max_displacement:
+        assert out.flow.shape == (2, 2, SIZE, SIZE) and 0 < out.flow.abs().max() <= 2 * max_displacement
+        images = warp_images(images, out.flow)
+    else:
+        assert out.flow is None
     torch.testing.assert_close(out.images, out.attention * images + (1 - out.attention) * out.color)
 
 

@@ -185,8 +185,8 @@ class GlobalGenerator(nn.Module):
         decoded = self.decoder[1](decoded)
         if self.skip_connections:
             decoded = torch.cat([decoded, full], dim=1)
-        heads = [self.color_head, self.attention_head] + ([self.flow_head] if self.flow_head is not None else [])
-        return features, torch.cat([head(decoded) for head in heads], dim=1)
+        heads = (self.color_head, self.attention_head, self.flow_head)
+        return features, torch.cat([head(decoded) for head in heads if head is not None], dim=1)
 
 
 class LocalGenerator(nn.Module):
@@ -219,8 +219,8 @@ class LocalGenerator(nn.Module):
         """
         x = self.body(torch.cat([features * mask_low, condition_map * mask_low, mask_low], dim=1))
         x = self.detail(torch.cat([self.decoder(x), images * mask, mask], dim=1))
-        heads = [self.color_head, self.attention_head] + ([self.flow_head] if self.flow_head is not None else [])
-        return torch.cat([head(x) for head in heads], dim=1)
+        heads = (self.color_head, self.attention_head, self.flow_head)
+        return torch.cat([head(x) for head in heads if head is not None], dim=1)
 
 
 class MaskFusion(nn.Module):
@@ -423,7 +423,7 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
             attention=attention,
             color=color,
             region_masks=masks,
-            global_attention=global_logits[:, 3:].sigmoid(),
+            global_attention=global_logits[:, 3:4].sigmoid(),
             global_color=global_logits[:, :3].tanh(),
             local_attention=local_logits[:, :, 3].sigmoid(),
             local_color=local_logits[:, :, :3].tanh(),
