@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 
-from train_segan import SeganTrainer, SeganTrainingConfig
+from train_segan import SeganTrainer, SeganTrainingConfig, add_conditions
 
 from hf_segan.constants import EXPRESSIONS, FACE_PARSING_CLASSES
 from hf_segan.training.runtime import create_accelerator
@@ -53,9 +53,9 @@ def main() -> None:
     batch = {
         "image": torch.rand(shape, generator=generator) * 2 - 1,
         "expression": torch.randint(len(EXPRESSIONS), (args.batch_size,), generator=generator),
-        "target": torch.randint(len(EXPRESSIONS), (args.batch_size,), generator=generator),
         "mask": torch.randint(len(FACE_PARSING_CLASSES), shape[:1] + shape[2:], generator=generator),
     }
+    add_conditions(batch)
     times = []
     for index in range(args.steps + 1):
         start = time.perf_counter()

@@ -84,6 +84,25 @@ def expression_condition(spec: ExpressionSpec, intensity: float = 1.0) -> torch.
     return torch.from_numpy((1.0 - amount) * neutral + amount * weights).float()
 
 
+def label_conditions(labels: torch.Tensor, intensities: torch.Tensor | None = None) -> torch.Tensor:
+    """Condition vectors (B, len(EXPRESSIONS)) for a batch of expression labels (B,) at ``intensities`` (B,) in
+    [0, 1]; ``None`` means full intensity (one-hot vectors).
+
+    The batched form of :func:`expression_condition` for training: data that records how strongly a face shows
+    its expression (SynthFaces' ``intensity`` and ``target_intensity``) must be edited toward that same
+    condition, or a half-intensity target image would be taught as the full expression.
+    """
+    hot = torch.nn.functional.one_hot(labels.long(), len(EXPRESSIONS)).float()
+    if intensities is None:
+        return hot
+    amount = intensities.float().to(hot.device)[:, None]
+    if amount.shape[0] != hot.shape[0] or not bool(((amount >= 0) & (amount <= 1)).all()):
+        raise ValueError(f"Intensities must be one value in [0, 1] per label, got {intensities.tolist()}.")
+    neutral = torch.zeros_like(hot)
+    neutral[:, NEUTRAL] = 1.0
+    return (1.0 - amount) * neutral + amount * hot
+
+
 def parse_expression_arg(text: str) -> str | dict[str, float]:
     """Command-line text -> a spec: ``happy`` or a blend ``happy=0.6,surprise=0.4``."""
     if "=" not in text:

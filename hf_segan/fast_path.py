@@ -33,6 +33,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .models.bisenet import AttentionRefinement
+from .models.layers import ConvNormAct
 from .models.resnet import BasicBlock, ResNet18Features
 
 #: Largest elementwise difference between a bf16 fast-path edit and the fp32 edit accepted by the tests (images in
@@ -50,6 +51,7 @@ FOLDABLE_PAIRS: dict[type[nn.Module], tuple[tuple[str, str], ...]] = {
     BasicBlock: (("conv1", "bn1"), ("conv2", "bn2")),
     ResNet18Features: (("conv1", "bn1"),),
     AttentionRefinement: (("attention_conv", "attention_norm"),),
+    ConvNormAct: (("conv", "norm"),),
 }
 
 

@@ -100,13 +100,25 @@ def total_variation_loss(maps: torch.Tensor) -> torch.Tensor:
     return vertical + horizontal
 
 
-def multiscale_l1_loss(prediction: torch.Tensor, target: torch.Tensor, scales: int = 1) -> torch.Tensor:
-    """Sum of the L1 distances at full resolution and at ``scales - 1`` successive 2x average-poolings.
+RECONSTRUCTION_DISTANCES = ("l1", "l2")
+
+
+def multiscale_reconstruction_loss(
+    prediction: torch.Tensor, target: torch.Tensor, scales: int = 1, distance: str = "l1"
+) -> torch.Tensor:
+    """Sum of the mean L1 (or squared, ``distance="l2"``) distances at full resolution and at ``scales - 1``
+    successive 2x average-poolings.
 
     A warp's gradient at full resolution only says which way to move a pixel when it is within a pixel of the right
     edge; on the pooled images an edge is wider, so a displacement several pixels off still sees the slope.
-    ``scales=1`` is the plain L1.
+    ``scales=1`` is the plain distance.
+
+    Which distance: L1's gradient has the same size at every pixel, so on a face where a few percent of the pixels
+    must change, the many small residuals elsewhere (texture, sub-pixel misfit) outvote the few moved edges. The
+    squared distance weights each pixel by its error, so the edges that are still wrong dominate.
     """
+    if distance not in RECONSTRUCTION_DISTANCES:
+        raise ValueError(f"Unknown distance {distance!r}; expected one of {RECONSTRUCTION_DISTANCES}.")
     if prediction.shape != target.shape:
         raise ValueError(
             f"prediction and target must have the same shape, got {tuple(prediction.shape)} and {tuple(target.shape)}."
@@ -116,10 +128,11 @@ def multiscale_l1_loss(prediction: torch.Tensor, target: torch.Tensor, scales: i
             f"`scales` must be at least 1 and leave at least one pixel; got {scales} for images of "
             f"{tuple(prediction.shape[-2:])}."
         )
-    loss = F.l1_loss(prediction, target)
+    measure = F.l1_loss if distance == "l1" else F.mse_loss
+    loss = measure(prediction, target)
     for _ in range(scales - 1):
         prediction, target = F.avg_pool2d(prediction, 2), F.avg_pool2d(target, 2)
-        loss = loss + F.l1_loss(prediction, target)
+        loss = loss + measure(prediction, target)
     return loss
 
 

@@ -17,18 +17,22 @@ def _seed():
     yield
 
 
-def randomize_flow_heads(editor) -> None:
-    """Give a warping editor's flow heads random weights, as after training (fresh ones are zero: no warp)."""
+def randomize_zero_initialised_layers(editor) -> None:
+    """Give an editor's flow heads and FiLM projections random weights, as after training (fresh ones are zero:
+    no warp, no modulation)."""
     with torch.no_grad():
         for name, parameter in editor.named_parameters():
             if "flow_head" in name:
                 parameter.normal_(0.0, 0.5)
+            elif ".film." in name:
+                parameter.normal_(0.0, 0.1)
 
 
 def build_tiny_pipeline(resolution: int = 64, warp: bool = False):
     """A randomly initialised pipeline small enough for tests (its edits are arbitrary but deterministic).
 
-    ``warp`` gives the editor random flow heads (:func:`randomize_flow_heads`).
+    ``warp`` gives the editor warping and FiLM conditioning, as in the SynthFaces default recipe, with random flow
+    heads and FiLM projections (:func:`randomize_zero_initialised_layers`).
     """
     from hf_segan.models.editor import HierarchicalExpressionGenerator
     from hf_segan.models.unet import UNetFaceParser
@@ -37,9 +41,13 @@ def build_tiny_pipeline(resolution: int = 64, warp: bool = False):
     torch.manual_seed(0)
     parser = UNetFaceParser(depth=2, base_channels=4, max_channels=16).eval()
     editor = HierarchicalExpressionGenerator(
-        base_channels=4, num_residual_blocks=1, local_channels=8, max_displacement=0.05 if warp else 0.0
+        base_channels=4,
+        num_residual_blocks=1,
+        local_channels=8,
+        max_displacement=0.05 if warp else 0.0,
+        film_conditioning=warp,
     ).eval()
-    randomize_flow_heads(editor)
+    randomize_zero_initialised_layers(editor)
     return SeganPipeline(parser=parser, editor=editor, resolution=resolution)
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import randomize_flow_heads
+from conftest import randomize_zero_initialised_layers
 
 from hf_segan.constants import DEFAULT_REGION_GROUPS, EXPRESSIONS, FACE_PARSING_CLASSES
 from hf_segan.models.editor import HierarchicalExpressionGenerator, warp_images
@@ -42,7 +42,7 @@ def _inputs(batch: int = 2):
 @pytest.mark.parametrize("source", ["semantic", "box", "none"])
 def test_output_shapes_ranges_and_composition(source, max_displacement):
     editor = _editor(region_source=source, max_displacement=max_displacement)
-    randomize_flow_heads(editor)  # non-zero, so that the warp really moves pixels
+    randomize_zero_initialised_layers(editor)  # non-zero, so that the warp really moves pixels
     images, probs, condition = _inputs()
     out = editor(images, probs, condition)
     regions = 0 if source == "none" else NUM_GROUPS
@@ -198,6 +198,24 @@ def test_fresh_warping_editor_is_the_non_warping_editor(source):
         expected, out = plain(images, probs, condition), warping(images, probs, condition)
     assert torch.equal(out.flow, torch.zeros(2, 2, SIZE, SIZE))
     torch.testing.assert_close(out.images, expected.images, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("source", ["semantic", "none"])
+def test_fresh_film_editor_is_the_plain_editor_and_learns_the_modulation(source):
+    """FiLM layers start as the identity; every one of them (global and local) gets a gradient."""
+    torch.manual_seed(0)
+    plain = _editor(region_source=source, max_displacement=0.05).eval()
+    film = _editor(region_source=source, max_displacement=0.05, film_conditioning=True).eval()
+    missing = film.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(".film.proj." in key for key in missing)
+    images, probs, condition = _inputs()
+    with torch.no_grad():
+        assert torch.equal(film(images, probs, condition).images, plain(images, probs, condition).images)
+    film.train()
+    film(images, probs, condition).images.square().mean().backward()
+    projections = [m.proj for m in film.modules() if m.__class__.__name__ == "FiLM"]
+    assert len(projections) == len(missing) // 2
+    assert all(projection.weight.grad.abs().sum() > 0 for projection in projections)
 
 
 def test_flow_is_bounded_and_editable_regions_keep_every_other_pixel_exactly_when_warping():

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hf_segan.constants import EXPRESSIONS
-from hf_segan.expressions import expression_condition, parse_expression_arg
+from hf_segan.expressions import expression_condition, label_conditions, parse_expression_arg
 
 
 def onehot(name):
@@ -24,6 +24,15 @@ def test_intensity_interpolates_from_neutral():
     half = expression_condition("sad", 0.25)
     assert torch.allclose(half, 0.75 * onehot("neutral") + 0.25 * onehot("sad"))
     assert torch.equal(expression_condition("surprise", 0.0), onehot("neutral"))
+
+
+def test_batched_label_conditions_match_the_single_condition():
+    labels = torch.tensor([EXPRESSIONS.index(name) for name in ("happy", "sad", "neutral")])
+    expected = torch.stack([onehot("happy"), 0.5 * onehot("neutral") + 0.5 * onehot("sad"), onehot("neutral")])
+    assert torch.allclose(label_conditions(labels, torch.tensor([1.0, 0.5, 0.0])), expected)
+    assert torch.equal(label_conditions(labels), torch.stack([onehot(n) for n in ("happy", "sad", "neutral")]))
+    with pytest.raises(ValueError, match=r"one value in \[0, 1\] per label"):
+        label_conditions(labels, torch.tensor([1.0, 2.0, 0.0]))
 
 
 def test_blends_are_normalised():

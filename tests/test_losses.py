@@ -11,7 +11,7 @@ from hf_segan.losses import (
     generator_adversarial_loss,
     gradient_penalty,
     interpolate,
-    multiscale_l1_loss,
+    multiscale_reconstruction_loss,
     parser_loss,
     scale_gradient,
     segmentation_loss,
@@ -118,21 +118,42 @@ def test_scale_gradient_keeps_values_and_scales_only_the_gradient(scale):
     torch.testing.assert_close(x.grad, scale * 2 * x.detach())
 
 
-def test_multiscale_l1_adds_the_l1_of_each_pooled_level():
+def test_multiscale_loss_adds_the_distance_of_each_pooled_level():
     constant = torch.full((1, 3, 8, 8), 0.5)
-    assert multiscale_l1_loss(constant, -constant, scales=3).item() == pytest.approx(3 * 1.0)
+    assert multiscale_reconstruction_loss(constant, -constant, scales=3).item() == pytest.approx(3 * 1.0)
     # a checkerboard and its negative differ by 2 everywhere, but their 2x2 averages are equal
     checker = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1.0
     checker = checker.expand(1, 3, 8, 8)
-    assert multiscale_l1_loss(checker, -checker, scales=1).item() == pytest.approx(2.0)
-    assert multiscale_l1_loss(checker, -checker, scales=3).item() == pytest.approx(2.0)
+    assert multiscale_reconstruction_loss(checker, -checker, scales=1).item() == pytest.approx(2.0)
+    assert multiscale_reconstruction_loss(checker, -checker, scales=3).item() == pytest.approx(2.0)
     # a shifted edge: the pooled levels keep seeing it, so the loss grows with the number of scales
     edge = torch.zeros(1, 1, 8, 8)
     edge[..., 3:] = 1.0
     moved = torch.zeros(1, 1, 8, 8)
     moved[..., 5:] = 1.0
-    assert multiscale_l1_loss(edge, moved, 3) > multiscale_l1_loss(edge, moved, 2) > multiscale_l1_loss(edge, moved, 1)
+    assert (
+        multiscale_reconstruction_loss(edge, moved, 3)
+        > multiscale_reconstruction_loss(edge, moved, 2)
+        > multiscale_reconstruction_loss(edge, moved, 1)
+    )
     with pytest.raises(ValueError, match="`scales` must be at least 1 and leave at least one pixel"):
-        multiscale_l1_loss(constant, constant, scales=5)
+        multiscale_reconstruction_loss(constant, constant, scales=5)
     with pytest.raises(ValueError, match="same shape"):
-        multiscale_l1_loss(constant, constant[..., :4], scales=1)
+        multiscale_reconstruction_loss(constant, constant[..., :4], scales=1)
+    # squared: the constant differs by 1 (1 per level), the checkerboard by 2 (4, then 0 once pooled)
+    assert multiscale_reconstruction_loss(constant, -constant, 3, "l2").item() == pytest.approx(3 * 1.0)
+    assert multiscale_reconstruction_loss(checker, -checker, 3, "l2").item() == pytest.approx(4.0)
+    with pytest.raises(ValueError, match=r"Unknown distance 'l3'; expected one of \('l1', 'l2'\)"):
+        multiscale_reconstruction_loss(constant, constant, distance="l3")
+
+
+@pytest.mark.parametrize(("distance", "ratio"), [("l1", 1.0), ("l2", 50.0)])
+def test_squared_distance_weights_pixels_by_their_error(distance, ratio):
+    """One edge pixel off by 0.5 among pixels off by 0.01: L1 pushes them all equally, L2 50 times harder on it."""
+    target = torch.zeros(1, 1, 4, 4)
+    prediction = torch.full((1, 1, 4, 4), 0.01, requires_grad=True)
+    with torch.no_grad():
+        prediction[0, 0, 0, 0] = 0.5
+    multiscale_reconstruction_loss(prediction, target, 1, distance).backward()
+    grad = prediction.grad[0, 0]
+    assert (grad[0, 0] / grad[1, 1]).item() == pytest.approx(ratio)

@@ -1,6 +1,7 @@
 """The training helpers (configs, augmentation, checkpoints) and the training scripts end to end on tiny configs."""
 
 import dataclasses
+import importlib.util
 import json
 import os
 import shutil
@@ -46,6 +47,37 @@ def _tiny_dataset(n=6, size=8, names=EXPRESSIONS):
     return datasets.Dataset.from_dict(
         {"image": images, "mask": masks, "expression": [i % len(names) for i in range(n)]}, features=features
     )
+
+
+def _load_script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "training" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the script is being executed
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_segan_conditions_follow_the_intensities_the_data_records():
+    """A half-intensity target image must be asked for at half intensity, or the paired loss teaches the full
+    expression's condition to mean the half one (and evaluation asks for the half one)."""
+    add_conditions = _load_script("train_segan").add_conditions
+    index = EXPRESSIONS.index
+    batch = {
+        "expression": torch.tensor([index("happy"), index("neutral")]),
+        "intensity": torch.tensor([0.5, 0.0]),
+        "target_expression": torch.tensor([index("neutral"), index("sad")]),
+        "target_intensity": torch.tensor([0.0, 0.5]),
+    }
+    add_conditions(batch)
+    neutral, happy, sad = (torch.eye(len(EXPRESSIONS))[index(name)] for name in ("neutral", "happy", "sad"))
+    assert batch["target"].tolist() == [index("neutral"), index("sad")]
+    assert torch.allclose(batch["target_condition"], torch.stack([neutral, 0.5 * neutral + 0.5 * sad]))
+    assert torch.allclose(batch["source_condition"], torch.stack([0.5 * neutral + 0.5 * happy, neutral]))
+    # Data without intensities (AffectNet, RaFD): random other targets at full intensity.
+    unpaired = {"expression": torch.tensor([index("happy")] * 4)}
+    add_conditions(unpaired)
+    assert (unpaired["target"] != index("happy")).all()
+    assert torch.equal(unpaired["target_condition"], torch.eye(len(EXPRESSIONS))[unpaired["target"]])
 
 
 def test_training_set_flips_depend_only_on_seed_epoch_and_index():

@@ -5,8 +5,8 @@
 
 Each step is one critic update (adversarial + expression classification of real images, WGAN-GP or hinge); every
 ``loss.n_critic``-th step also updates the editor (adversarial, classification of the edit as the target, cycle
-reconstruction, attention magnitude and smoothness, local critics per region, optional paired L1) and the parser
-(supervised parsing loss, plus the editor's losses through its softmax probabilities when
+reconstruction, attention magnitude and smoothness, local critics per region, optional paired loss to the true
+target) and the parser (supervised parsing loss, plus the editor's losses through its softmax probabilities when
 ``train_parser_jointly`` and ``region_source: semantic``). The result is saved as a ``SeganPipeline`` with the
 EMA editor in ``output_dir/pipeline``, next to ``training_summary.json`` (config + final metrics; model cards
 are generated from it).
@@ -26,14 +26,16 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 
 from hf_segan.constants import EXPRESSIONS
+from hf_segan.expressions import label_conditions
 from hf_segan.losses import (
     ADVERSARIAL_LOSSES,
+    RECONSTRUCTION_DISTANCES,
     attention_magnitude_loss,
     critic_adversarial_loss,
     generator_adversarial_loss,
     gradient_penalty,
     interpolate,
-    multiscale_l1_loss,
+    multiscale_reconstruction_loss,
     parser_loss,
     scale_gradient,
     total_variation_loss,
@@ -82,6 +84,8 @@ from hf_segan.training.runtime import (
 
 PARSERS = {"bisenet": BiSeNetFaceParser, "unet": UNetFaceParser}
 REGION_SOURCES = ("semantic", "box", "none")
+#: Optional columns that set the editor's targets and conditions (see ``add_conditions``).
+CONDITION_COLUMNS = ("target_expression", "intensity", "target_intensity")
 
 
 @dataclasses.dataclass
@@ -110,9 +114,12 @@ class SeganLossConfig:
     lambda_local: float = option(1.0, ge=0.0, help="local (per region) critics' adversarial losses")
     lambda_parsing: float = option(1.0, ge=0.0, help="supervised parsing loss of the parser")
     lambda_paired: float = option(
-        0.0, ge=0.0, help="L1 to the true target image (SynthFaces pairs): a development aid, 0 in the paper setting"
+        0.0, ge=0.0, help="distance to the true target image (SynthFaces pairs): a development aid, 0 in the paper"
     )
-    paired_scales: int = option(1, ge=1, help="paired L1 summed over this many resolutions (halving each time)")
+    paired_scales: int = option(1, ge=1, help="paired loss summed over this many resolutions (halving each time)")
+    paired_distance: str = option(
+        "l1", choices=RECONSTRUCTION_DISTANCES, help="paired loss per pixel: absolute (l1) or squared (l2) error"
+    )
     parser_aux_weight: float = option(1.0, ge=0.0, help="weight of the parser's auxiliary heads")
     joint_gradient_scale: float = option(
         1.0, ge=0.0, help="joint mode: factor on the editor losses' gradient reaching the parser through its masks"
@@ -149,10 +156,6 @@ class SeganTrainingConfig(RunConfig):
         return self.parser_trainable and self.train_parser_jointly and self.region_source == "semantic"
 
 
-def one_hot(labels: torch.Tensor) -> torch.Tensor:
-    return F.one_hot(labels.long(), len(EXPRESSIONS)).float()
-
-
 def pick_targets(batch: dict) -> torch.Tensor:
     """The dataset's paired target expression when it has one (SynthFaces), else a random other expression."""
     if "target_expression" in batch:
@@ -160,6 +163,15 @@ def pick_targets(batch: dict) -> torch.Tensor:
     source = batch["expression"]
     offset = torch.randint(1, len(EXPRESSIONS), source.shape).to(source.device)
     return (source + offset) % len(EXPRESSIONS)
+
+
+def add_conditions(batch: dict) -> None:
+    """Pick the batch's targets and the editor's condition vectors toward them and back to the source, at the
+    intensities the data records (``target_intensity``, ``intensity``; full intensity where it records none)."""
+    batch["target"] = pick_targets(batch)
+    paired = "target_expression" in batch
+    batch["target_condition"] = label_conditions(batch["target"], batch.get("target_intensity") if paired else None)
+    batch["source_condition"] = label_conditions(batch["expression"], batch.get("intensity"))
 
 
 def region_masks_or_none(masks: torch.Tensor) -> torch.Tensor | None:
@@ -240,7 +252,7 @@ class SeganTrainer:
         for index, batch in enumerate(micro_batches):
             images, source = batch["image"], batch["expression"]
             with torch.no_grad():
-                edit = self.unwrap(self.editor)(images, self.parsing_probs(images), one_hot(batch["target"]))
+                edit = self.unwrap(self.editor)(images, self.parsing_probs(images), batch["target_condition"])
             masks = region_masks_or_none(edit.region_masks)
             with sync_context(accelerator, [self.critic], index == len(micro_batches) - 1):
                 # Real and fake go through the critic as one batch: DDP allows one wrapped forward per backward.
@@ -280,7 +292,7 @@ class SeganTrainer:
         synced = [self.editor] + ([self.parser] if config.parser_trainable else [])
         totals: dict[str, torch.Tensor] = {}
         for index, (batch, parsing_batch) in enumerate(zip(micro_batches, parsing_batches, strict=True)):
-            images, source, target = batch["image"], batch["expression"], batch["target"]
+            images, target = batch["image"], batch["target"]
             same_data = parsing_batch is batch
             with sync_context(accelerator, synced, index == len(micro_batches) - 1):
                 # DDP allows one wrapped forward per backward: the wrapped parser runs on the supervised batch.
@@ -288,7 +300,7 @@ class SeganTrainer:
                 parsing = parser(images, return_aux=config.parser_trainable and same_data)
                 probs = parsing.logits.float().softmax(1)
                 probs = scale_gradient(probs, loss_config.joint_gradient_scale) if config.joint else probs.detach()
-                edit = self.editor(images, probs, one_hot(target))
+                edit = self.editor(images, probs, batch["target_condition"])
                 fake = critic(edit.images, region_masks_or_none(edit.region_masks))
                 adversarial = generator_adversarial_loss(loss_config.adversarial, fake.adversarial)
                 local = sum(
@@ -296,7 +308,7 @@ class SeganTrainer:
                     images.new_zeros(()),
                 )
                 classification = F.cross_entropy(fake.expression_logits.float(), target)
-                back = self.unwrap(self.editor)(edit.images, probs, one_hot(source))
+                back = self.unwrap(self.editor)(edit.images, probs, batch["source_condition"])
                 cycle = F.l1_loss(back.images.float(), images.float())
                 magnitude = attention_magnitude_loss(edit.attention) + attention_magnitude_loss(back.attention)
                 smoothness = total_variation_loss(edit.attention) + total_variation_loss(back.attention)
@@ -317,11 +329,14 @@ class SeganTrainer:
                     "editor/tv": smoothness,
                 }
                 if loss_config.lambda_paired > 0:
-                    paired = multiscale_l1_loss(
-                        edit.images.float(), batch["target_image"].float(), loss_config.paired_scales
+                    paired = multiscale_reconstruction_loss(
+                        edit.images.float(),
+                        batch["target_image"].float(),
+                        loss_config.paired_scales,
+                        loss_config.paired_distance,
                     )
                     loss = loss + loss_config.lambda_paired * paired
-                    terms["editor/paired_l1"] = paired
+                    terms["editor/paired"] = paired
                 if config.parser_trainable:
                     if not same_data:
                         parsing = self.parser(parsing_batch["image"], return_aux=True)
@@ -352,7 +367,7 @@ class SeganTrainer:
         columns = [images]
         for label in range(len(EXPRESSIONS)):
             targets = torch.full((images.shape[0],), label, device=images.device)
-            edit = self.ema_editor(images, probs, one_hot(targets))
+            edit = self.ema_editor(images, probs, label_conditions(targets))
             columns.extend([attention_as_image(edit.attention), edit.images])
         return columns
 
@@ -367,8 +382,9 @@ class SeganTrainer:
         sums, count = torch.zeros(len(names), dtype=torch.float64), 0
         for batch in loader:
             images = batch["image"]
-            targets = pick_targets(batch)
-            edit = self.ema_editor(images, self.parsing_probs(images), one_hot(targets))
+            add_conditions(batch)
+            targets = batch["target"]
+            edit = self.ema_editor(images, self.parsing_probs(images), batch["target_condition"])
             values = [
                 (critic(edit.images).expression_logits.argmax(1) == targets).float(),
                 (1 - edit.attention.float()).flatten(1).mean(1),
@@ -396,8 +412,7 @@ def main(argv: Sequence[str]) -> None:
     columns = required_columns(config)
     check_columns(train_data, columns, "expression")
     check_expression_labels(train_data)
-    if "target_expression" in train_data.column_names and "target_expression" not in columns:
-        columns.append("target_expression")
+    columns += [c for c in CONDITION_COLUMNS if c in train_data.column_names and c not in columns]
     parsing_data = None
     if config.parser_trainable and config.separate_parsing_data:
         parsing_data = load_split(config.parsing_data, config.parsing_data.split)
@@ -427,7 +442,7 @@ def main(argv: Sequence[str]) -> None:
     eval_loader = None
     if eval_data is not None:
         eval_columns = [
-            c for c in ("image", "expression", "target_expression", "target_image") if c in eval_data.column_names
+            c for c in ("image", "expression", "target_image", *CONDITION_COLUMNS) if c in eval_data.column_names
         ]
         eval_loader = evaluation_loader(
             accelerator, FaceTrainingSet(eval_data, eval_columns, data.resolution), data.eval_batch_size
@@ -451,7 +466,7 @@ def main(argv: Sequence[str]) -> None:
         micro_batches = []
         for _ in range(accumulation):
             batch = next(batches)
-            batch["target"] = pick_targets(batch)
+            add_conditions(batch)
             seen_indices.extend(batch["index"].tolist())
             micro_batches.append(batch)
         losses = trainer.critic_step(micro_batches)

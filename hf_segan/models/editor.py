@@ -25,6 +25,12 @@ Design (Bodur, Bhattarai & Kim 2021, built on GANimation's attention/colour gene
   target-expression rate stays at the unedited input's 0.07 without warping (the editor learns to copy its
   input) and reaches 0.20 with it, 0.28 with a 3-level multi-scale L1. The flow heads start at zero, so a fresh
   warping editor computes exactly what a non-warping one does.
+* **FiLM conditioning** (``film_conditioning``, off by default): GANimation hands the condition over only as
+  constant input channels, and the instance normalisation after the first convolution subtracts a constant map
+  again (it survives near the border). With FiLM every normalised layer is also scaled and shifted per channel
+  by amounts predicted from the condition. Measured like the warp above (full editor, 3-level L1, 1,000 steps):
+  target rate 0.16 with the condition as input only, 0.20 with FiLM; with ``local_channels`` 64 instead of 16
+  (the local branches' full-resolution layer widens from 4 to 16 channels) 0.38.
 
 Why this is cheap: the heavy work happens once, at 1/4 resolution, and everything at full resolution uses few
 channels (the default global stem has 32 channels and a 3x3 kernel; local branches use ``local_channels / 4``).
@@ -48,7 +54,7 @@ from diffusers.utils import BaseOutput
 from torch import nn
 
 from ..constants import EXPRESSIONS, FACE_PARSING_CLASSES
-from .layers import ConvNormAct, ResidualBlock, make_activation, make_norm
+from .layers import ConvNormAct, ResidualBlock, make_activation
 from .regions import box_region_masks, region_group_indices, resolve_region_groups, soft_region_masks
 from .validation import check_condition, check_image
 
@@ -117,21 +123,15 @@ class ExpressionEditOutput(BaseOutput):
     flow: torch.Tensor | None = None
 
 
-def _downsample(in_channels: int, out_channels: int, norm: str) -> nn.Sequential:
+def _downsample(in_channels: int, out_channels: int, norm: str, condition_channels: int) -> ConvNormAct:
     """4x4 stride-2 convolution -> norm -> ReLU (GANimation's downsampling; halves H and W exactly)."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 4, 2, 1, bias=norm == "none"),
-        make_norm(norm, out_channels),
-        make_activation("relu"),
-    )
+    return ConvNormAct(in_channels, out_channels, 4, 2, norm, padding=1, condition_channels=condition_channels)
 
 
-def _upsample(in_channels: int, out_channels: int, norm: str) -> nn.Sequential:
+def _upsample(in_channels: int, out_channels: int, norm: str, condition_channels: int) -> ConvNormAct:
     """4x4 stride-2 transposed convolution -> norm -> ReLU (doubles H and W exactly)."""
-    return nn.Sequential(
-        nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1, bias=norm == "none"),
-        make_norm(norm, out_channels),
-        make_activation("relu"),
+    return ConvNormAct(
+        in_channels, out_channels, 4, 2, norm, padding=1, transposed=True, condition_channels=condition_channels
     )
 
 
@@ -141,7 +141,8 @@ class GlobalGenerator(nn.Module):
     With ``skip_connections`` the decoder also reads the encoder's features at 1/2 and full resolution (U-Net
     concatenation). GANimation has none: its heads must redraw a mouth from 1/4-resolution features, which is
     slow to learn for the few-pixel changes of an expression; the skips hand them the input's own detail.
-    With ``warp`` a third head predicts a displacement field (see the module docstring).
+    With ``warp`` a third head predicts a displacement field (see the module docstring). With
+    ``condition_channels`` every normalised layer is also modulated by the condition (:class:`FiLM`).
     """
 
     def __init__(
@@ -153,36 +154,44 @@ class GlobalGenerator(nn.Module):
         norm: str,
         skip_connections: bool = False,
         warp: bool = False,
+        condition_channels: int = 0,
     ) -> None:
         super().__init__()
         widths = (base_channels, 2 * base_channels, 4 * base_channels)
+        film = condition_channels
         self.skip_connections = skip_connections
         # With skips, the second upsampling and the heads read their input concatenated with an encoder stage.
         widen = 2 if skip_connections else 1
-        self.encoder = nn.Sequential(
-            ConvNormAct(in_channels, widths[0], stem_kernel_size, norm=norm),
-            _downsample(widths[0], widths[1], norm),
-            _downsample(widths[1], widths[2], norm),
+        self.encoder = nn.ModuleList(
+            [
+                ConvNormAct(in_channels, widths[0], stem_kernel_size, norm=norm, condition_channels=film),
+                _downsample(widths[0], widths[1], norm, film),
+                _downsample(widths[1], widths[2], norm, film),
+            ]
         )
-        self.bottleneck = nn.Sequential(*(ResidualBlock(widths[2], norm=norm) for _ in range(num_residual_blocks)))
-        self.decoder = nn.Sequential(
-            _upsample(widths[2], widths[1], norm), _upsample(widen * widths[1], widths[0], norm)
+        self.bottleneck = nn.ModuleList(
+            ResidualBlock(widths[2], norm=norm, condition_channels=film) for _ in range(num_residual_blocks)
+        )
+        self.decoder = nn.ModuleList(
+            [_upsample(widths[2], widths[1], norm, film), _upsample(widen * widths[1], widths[0], norm, film)]
         )
         self.color_head = nn.Conv2d(widen * widths[0], 3, stem_kernel_size, padding=stem_kernel_size // 2)
         self.attention_head = nn.Conv2d(widen * widths[0], 1, stem_kernel_size, padding=stem_kernel_size // 2)
         self.flow_head = _flow_head(widen * widths[0], stem_kernel_size) if warp else None
         self.feature_channels = widths[2]
 
-    def forward(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, in, H, W) -> bottleneck features (B, 4 * base, H/4, W/4) and logits (B, 4 or 6, H, W): colour,
-        attention and, when warping, flow."""
-        full = self.encoder[0](inputs)
-        half = self.encoder[1](full)
-        features = self.bottleneck(self.encoder[2](half))
-        decoded = self.decoder[0](features)
+    def forward(self, inputs: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, in, H, W) and the condition (B, num_expressions) -> bottleneck features (B, 4 * base, H/4, W/4)
+        and logits (B, 4 or 6, H, W): colour, attention and, when warping, flow."""
+        full = self.encoder[0](inputs, condition)
+        half = self.encoder[1](full, condition)
+        features = self.encoder[2](half, condition)
+        for block in self.bottleneck:
+            features = block(features, condition)
+        decoded = self.decoder[0](features, condition)
         if self.skip_connections:
             decoded = torch.cat([decoded, half], dim=1)
-        decoded = self.decoder[1](decoded)
+        decoded = self.decoder[1](decoded, condition)
         if self.skip_connections:
             decoded = torch.cat([decoded, full], dim=1)
         heads = (self.color_head, self.attention_head, self.flow_head)
@@ -192,15 +201,27 @@ class GlobalGenerator(nn.Module):
 class LocalGenerator(nn.Module):
     """One region's generator: a thin decoder over the shared bottleneck features, gated by the region's mask."""
 
-    def __init__(self, feature_channels: int, num_expressions: int, channels: int, norm: str, warp: bool) -> None:
+    def __init__(
+        self,
+        feature_channels: int,
+        num_expressions: int,
+        channels: int,
+        norm: str,
+        warp: bool,
+        condition_channels: int = 0,
+    ) -> None:
         super().__init__()
-        fine = channels // 4
-        self.body = nn.Sequential(
-            ConvNormAct(feature_channels + num_expressions + 1, channels, 3, norm=norm),
-            ResidualBlock(channels, norm=norm),
+        fine, film = channels // 4, condition_channels
+        self.body = nn.ModuleList(
+            [
+                ConvNormAct(feature_channels + num_expressions + 1, channels, 3, norm=norm, condition_channels=film),
+                ResidualBlock(channels, norm=norm, condition_channels=film),
+            ]
         )
-        self.decoder = nn.Sequential(_upsample(channels, channels // 2, norm), _upsample(channels // 2, fine, norm))
-        self.detail = ConvNormAct(fine + 4, fine, 3, norm=norm)
+        self.decoder = nn.ModuleList(
+            [_upsample(channels, channels // 2, norm, film), _upsample(channels // 2, fine, norm, film)]
+        )
+        self.detail = ConvNormAct(fine + 4, fine, 3, norm=norm, condition_channels=film)
         self.color_head = nn.Conv2d(fine, 3, 3, padding=1)
         self.attention_head = nn.Conv2d(fine, 1, 3, padding=1)
         self.flow_head = _flow_head(fine, 3) if warp else None
@@ -208,17 +229,22 @@ class LocalGenerator(nn.Module):
     def forward(
         self,
         features: torch.Tensor,
-        condition_map: torch.Tensor,
+        condition: torch.Tensor,
         mask_low: torch.Tensor,
         images: torch.Tensor,
         mask: torch.Tensor,
     ) -> torch.Tensor:
         """Logits (B, 4 or 6, H, W): colour, attention and, when warping, flow of this region.
 
-        ``features``/``condition_map``/``mask_low`` are at bottleneck resolution, ``images``/``mask`` at full.
+        ``features``/``mask_low`` are at bottleneck resolution, ``images``/``mask`` at full; ``condition`` is the
+        (B, num_expressions) vector.
         """
-        x = self.body(torch.cat([features * mask_low, condition_map * mask_low, mask_low], dim=1))
-        x = self.detail(torch.cat([self.decoder(x), images * mask, mask], dim=1))
+        condition_map = condition[:, :, None, None].expand(-1, -1, *features.shape[-2:])
+        x = self.body[0](torch.cat([features * mask_low, condition_map * mask_low, mask_low], dim=1), condition)
+        x = self.body[1](x, condition)
+        for upsample in self.decoder:
+            x = upsample(x, condition)
+        x = self.detail(torch.cat([x, images * mask, mask], dim=1), condition)
         heads = (self.color_head, self.attention_head, self.flow_head)
         return torch.cat([head(x) for head in heads if head is not None], dim=1)
 
@@ -267,6 +293,9 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         skip_connections: U-Net skips from the global encoder to its decoder (off = GANimation's topology).
         max_displacement: largest distance, as a fraction of the image side, by which the warp moves a pixel;
             ``0`` (default) composes the unwarped input, as GANimation does.
+        film_conditioning: also modulate every normalised layer of the generators by the condition
+            (:class:`~hf_segan.models.layers.FiLM`); off (default) the condition only enters concatenated to the
+            input, as in GANimation, where instance normalisation removes most of it.
     """
 
     @register_to_config
@@ -285,6 +314,7 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         norm: str = "instance",
         skip_connections: bool = False,
         max_displacement: float = 0.0,
+        film_conditioning: bool = False,
     ) -> None:
         super().__init__()
         if region_source not in REGION_SOURCES:
@@ -306,11 +336,13 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         self.group_indices = region_group_indices(groups)
 
         warp = max_displacement > 0
+        film = num_expressions if film_conditioning else 0
         self.global_generator = GlobalGenerator(
-            3 + num_expressions, base_channels, num_residual_blocks, stem_kernel_size, norm, skip_connections, warp
-        )
+            3 + num_expressions, base_channels, num_residual_blocks, stem_kernel_size, norm, skip_connections, warp,
+            film,
+        )  # fmt: skip
         self.local_generators = nn.ModuleList(
-            LocalGenerator(self.global_generator.feature_channels, num_expressions, local_channels, norm, warp)
+            LocalGenerator(self.global_generator.feature_channels, num_expressions, local_channels, norm, warp, film)
             for _ in self.region_names
         )
         self.fusion = MaskFusion(local_channels // 4, 6 if warp else 4) if self.region_names else None
@@ -385,16 +417,14 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         union = None if editable_regions is None else self._editable_union(masks, editable_regions)
         condition = condition.to(images.dtype)
         features, global_logits = self.global_generator(
-            torch.cat([images, condition[:, :, None, None].expand(-1, -1, height, width)], dim=1)
+            torch.cat([images, condition[:, :, None, None].expand(-1, -1, height, width)], dim=1), condition
         )
         if self.region_names:
-            low_size = features.shape[-2:]
             # Area downsampling as a fixed-stride pool: the same numbers, and exportable to ONNX.
             masks_low = F.avg_pool2d(masks, ENCODER_STRIDE)
-            condition_low = condition[:, :, None, None].expand(-1, -1, *low_size)
             local_logits = torch.stack(
                 [
-                    generator(features, condition_low, masks_low[:, r : r + 1], images, masks[:, r : r + 1])
+                    generator(features, condition, masks_low[:, r : r + 1], images, masks[:, r : r + 1])
                     for r, generator in enumerate(self.local_generators)
                 ],
                 dim=1,
