@@ -77,11 +77,16 @@ def check_intensity(intensity: float) -> float:
 
 def expression_condition(spec: ExpressionSpec, intensity: float = 1.0) -> torch.Tensor:
     """The editor's condition vector (float32, shape ``(len(EXPRESSIONS),)``) for ``spec`` at ``intensity``."""
-    weights = expression_weights(spec)
-    amount = check_intensity(intensity)
-    neutral = np.zeros(len(EXPRESSIONS))
-    neutral[NEUTRAL] = 1.0
-    return torch.from_numpy((1.0 - amount) * neutral + amount * weights).float()
+    weights = torch.from_numpy(expression_weights(spec))
+    amount = torch.tensor(check_intensity(intensity), dtype=weights.dtype)
+    return _from_neutral(weights, amount).float()
+
+
+def _from_neutral(weights: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
+    """``(1 - amount) * onehot(neutral) + amount * weights`` over the last dimension (the module's formula)."""
+    neutral = torch.zeros_like(weights)
+    neutral[..., NEUTRAL] = 1.0
+    return (1.0 - amount) * neutral + amount * weights
 
 
 def label_conditions(labels: torch.Tensor, intensities: torch.Tensor | None = None) -> torch.Tensor:
@@ -98,9 +103,7 @@ def label_conditions(labels: torch.Tensor, intensities: torch.Tensor | None = No
     amount = intensities.float().to(hot.device)[:, None]
     if amount.shape[0] != hot.shape[0] or not bool(((amount >= 0) & (amount <= 1)).all()):
         raise ValueError(f"Intensities must be one value in [0, 1] per label, got {intensities.tolist()}.")
-    neutral = torch.zeros_like(hot)
-    neutral[:, NEUTRAL] = 1.0
-    return (1.0 - amount) * neutral + amount * hot
+    return _from_neutral(hot, amount)
 
 
 def parse_expression_arg(text: str) -> str | dict[str, float]:

@@ -6,6 +6,7 @@ from conftest import randomize_zero_initialised_layers
 
 from hf_segan.constants import DEFAULT_REGION_GROUPS, EXPRESSIONS, FACE_PARSING_CLASSES
 from hf_segan.models.editor import HierarchicalExpressionGenerator, warp_images
+from hf_segan.models.layers import FiLM
 
 TINY = {"base_channels": 8, "num_residual_blocks": 1, "local_channels": 8, "region_dilation": 0}
 SIZE = 32
@@ -213,7 +214,7 @@ def test_fresh_film_editor_is_the_plain_editor_and_learns_the_modulation(source)
         assert torch.equal(film(images, probs, condition).images, plain(images, probs, condition).images)
     film.train()
     film(images, probs, condition).images.square().mean().backward()
-    projections = [m.proj for m in film.modules() if m.__class__.__name__ == "FiLM"]
+    projections = [module.proj for module in film.modules() if isinstance(module, FiLM)]
     assert len(projections) == len(missing) // 2
     assert all(projection.weight.grad.abs().sum() > 0 for projection in projections)
 
