@@ -16,7 +16,7 @@ and prints one row per ablation on the SynthFaces test split (identities never s
 the judge's target-expression rate, PSNR of each edit to its true target image, and the mean change outside the
 expression regions. Targets for semantic-joint: mIoU >= 0.85, target rate >= 0.80, and at least as good as
 ``none`` on PSNR and unwanted change. For scale it also prints the judge's rate on the unedited inputs and on the
-true target images. About 30 minutes on a 2-core CPU with the defaults.
+true target images. About 22 minutes on a 2-core CPU with the defaults.
 """
 
 from __future__ import annotations

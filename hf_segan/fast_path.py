@@ -8,9 +8,10 @@ What it does and why (each choice measured with ``benchmarks/inference.py``; 128
   edits stay within :data:`BF16_TOLERANCE` of fp32 (tested), they are not bit-identical. A warping editor
   (``max_displacement > 0``) is the exception at sharp edges: its displacements, and the parser's soft masks that
   steer them, come out of bf16 slightly different, and an edge moved a fraction of a pixel differs by more than
-  the tolerance there. Measured on the bundled model and two crops of the example photo (happy, surprise, anger):
-  worst pixel 0.07, mean 0.0008; with the previous bundled model the editor in fp32 gave the same bound, so the
-  parser's bf16 masks are the main cause. The tests check the tolerance for warping editors on smooth images.
+  the tolerance there. Measured on the bundled model and two crops of the example photo (margins 1.0 and 1.2;
+  happy, surprise, anger): worst pixel 0.06, mean 0.0014; with an earlier bundled model the editor in fp32 gave
+  the same bound, so the parser's bf16 masks are the main cause. The tests check the tolerance for warping
+  editors on smooth images.
 * **BatchNorm folding**: in eval mode a BatchNorm right after a convolution is a fixed per-channel affine map of
   the convolution's output, so it is merged into that convolution's weights and bias (:func:`fold_batch_norms`):
   one pass over the activations and, in bf16, one rounding fewer. The editor's default InstanceNorm normalises

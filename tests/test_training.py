@@ -240,6 +240,33 @@ def test_joint_gradient_scale_sets_how_much_of_the_editor_reaches_the_parser(tmp
     assert any(not torch.equal(supervised[k], joint[k]) for k in supervised)
 
 
+@pytest.mark.parametrize("lambda_cycle, editor_passes", [(10.0, 2), (0.0, 1)])
+def test_generator_step_edits_back_only_when_the_cycle_loss_counts(tmp_path, lambda_cycle, editor_passes):
+    """The edit back to the source is a whole second editor pass: a recipe that gives it no weight must not pay
+    for it, and must not log a cycle term it never optimised."""
+    from hf_segan.training.runtime import create_accelerator
+
+    train_segan = _load_script("train_segan")
+    argv = ["--config", str(CONFIGS / "segan_tiny.yaml"), "--output_dir", str(tmp_path), "--report_to", "none"]
+    config = parse_config(train_segan.SeganTrainingConfig, [*argv, "--loss.lambda_cycle", str(lambda_cycle)])
+    trainer = train_segan.SeganTrainer(config, create_accelerator(config))
+    passes = []
+    trainer.unwrap(trainer.editor).register_forward_hook(lambda *_: passes.append(1))
+    generator = torch.Generator().manual_seed(0)
+    batch = {
+        "image": torch.rand(2, 3, 32, 32, generator=generator) * 2 - 1,
+        "target_image": torch.rand(2, 3, 32, 32, generator=generator) * 2 - 1,
+        "mask": torch.randint(len(FACE_PARSING_CLASSES), (2, 32, 32), generator=generator),
+        "expression": torch.tensor([0, 1]),
+        "target_expression": torch.tensor([1, 0]),
+    }
+    train_segan.add_conditions(batch)
+    terms = trainer.generator_step([batch], [batch])
+    assert len(passes) == editor_passes
+    assert ("editor/cycle" in terms) == (lambda_cycle > 0)
+    assert all(torch.isfinite(value) for value in terms.values())
+
+
 @pytest.mark.slow
 def test_segan_two_cpu_processes_split_the_data(tmp_path):
     launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]

@@ -6,10 +6,11 @@
 Each step is one critic update (adversarial + expression classification of real images, WGAN-GP or hinge); every
 ``loss.n_critic``-th step also updates the editor (adversarial, classification of the edit as the target, cycle
 reconstruction, attention magnitude and smoothness, local critics per region, optional paired loss to the true
-target) and the parser (supervised parsing loss, plus the editor's losses through its softmax probabilities when
-``train_parser_jointly`` and ``region_source: semantic``). The result is saved as a ``SeganPipeline`` with the
-EMA editor in ``output_dir/pipeline``, next to ``training_summary.json`` (config + final metrics; model cards
-are generated from it).
+target; with ``loss.lambda_cycle`` 0 the edit back, a second editor pass, is skipped) and the parser (supervised
+parsing loss, plus the editor's losses through its softmax probabilities when ``train_parser_jointly`` and
+``region_source: semantic``). The result is saved as a ``SeganPipeline`` with the EMA editor in
+``output_dir/pipeline``, next to ``training_summary.json`` (config + final metrics; model cards are generated
+from it).
 """
 
 from __future__ import annotations
@@ -308,26 +309,19 @@ class SeganTrainer:
                     images.new_zeros(()),
                 )
                 classification = F.cross_entropy(fake.expression_logits.float(), target)
-                back = self.unwrap(self.editor)(edit.images, probs, batch["source_condition"])
-                cycle = F.l1_loss(back.images.float(), images.float())
-                magnitude = attention_magnitude_loss(edit.attention) + attention_magnitude_loss(back.attention)
-                smoothness = total_variation_loss(edit.attention) + total_variation_loss(back.attention)
-                loss = (
-                    adversarial
-                    + loss_config.lambda_local * local
-                    + loss_config.lambda_cls * classification
-                    + loss_config.lambda_cycle * cycle
-                    + loss_config.lambda_attention * magnitude
-                    + loss_config.lambda_tv * smoothness
-                )
-                terms = {
-                    "editor/adversarial": adversarial,
-                    "editor/local": local,
-                    "editor/cls": classification,
-                    "editor/cycle": cycle,
-                    "editor/attention": magnitude,
-                    "editor/tv": smoothness,
-                }
+                attentions = [edit.attention]
+                terms = {"editor/adversarial": adversarial, "editor/local": local, "editor/cls": classification}
+                loss = adversarial + loss_config.lambda_local * local + loss_config.lambda_cls * classification
+                if loss_config.lambda_cycle > 0:
+                    # Editing back costs a second editor forward and backward: skipped when the loss has no weight.
+                    back = self.unwrap(self.editor)(edit.images, probs, batch["source_condition"])
+                    terms["editor/cycle"] = F.l1_loss(back.images.float(), images.float())
+                    loss = loss + loss_config.lambda_cycle * terms["editor/cycle"]
+                    attentions.append(back.attention)
+                terms["editor/attention"] = sum(attention_magnitude_loss(a) for a in attentions)
+                terms["editor/tv"] = sum(total_variation_loss(a) for a in attentions)
+                loss = loss + loss_config.lambda_attention * terms["editor/attention"]
+                loss = loss + loss_config.lambda_tv * terms["editor/tv"]
                 if loss_config.lambda_paired > 0:
                     paired = multiscale_reconstruction_loss(
                         edit.images.float(),
