@@ -267,6 +267,23 @@ def test_generator_step_edits_back_only_when_the_cycle_loss_counts(tmp_path, lam
     assert all(torch.isfinite(value) for value in terms.values())
 
 
+def test_ema_moves_toward_the_trained_editor_by_one_minus_decay():
+    """decay 0.5 lands half-way; decay 0 (the SynthFaces recipe) must save exactly the last trained weights."""
+    update_ema = _load_script("train_segan").update_ema
+    model, ema = torch.nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([1.0, 2.0, 3.0]))
+        ema.weight.copy_(torch.tensor([3.0, 2.0, -1.0]))
+    model.running_mean.copy_(torch.tensor([0.1, 0.2, 0.3]))
+    update_ema(ema, model, 0.5)
+    assert ema.weight.tolist() == [2.0, 2.0, 1.0]
+    assert torch.equal(ema.running_mean, model.running_mean)  # buffers are copied, not averaged
+    with torch.no_grad():
+        model.weight.copy_(torch.randn(3, generator=torch.Generator().manual_seed(0)))
+    update_ema(ema, model, 0.0)
+    assert torch.equal(ema.weight, model.weight)
+
+
 @pytest.mark.slow
 def test_segan_two_cpu_processes_split_the_data(tmp_path):
     launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
