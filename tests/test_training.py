@@ -202,6 +202,16 @@ def test_classifier_script_saves_loadable_model(tmp_path):
     assert classifier(torch.zeros(2, 3, 32, 32)).logits.shape == (2, len(EXPRESSIONS))
 
 
+@pytest.mark.parametrize("script", ["parser", "segan", "classifier"])
+def test_scripts_train_in_bf16_mixed_precision(tmp_path, script):
+    """bf16 is what `mixed_precision: auto` picks on a GPU. Accelerate then rebuilds every model output from its
+    own mapping (to cast it to fp32): multi-field outputs must survive that, or the first step fails."""
+    _ok(_run(script, tmp_path, "--max_steps", 2, "--mixed_precision", "bf16"))
+    weights = _tensors(tmp_path / ("pipeline" if script == "segan" else "final"))
+    floats = [value for value in weights.values() if value.is_floating_point()]
+    assert floats and all(value.dtype == torch.float32 and value.isfinite().all() for value in floats)
+
+
 def test_segan_resume_continues_bit_identically(tmp_path):
     from hf_segan.pipeline import SeganPipeline
 
@@ -261,7 +271,7 @@ def test_generator_step_edits_back_only_when_the_cycle_loss_counts(tmp_path, lam
         "target_expression": torch.tensor([1, 0]),
     }
     train_segan.add_conditions(batch)
-    terms = trainer.generator_step([batch], [batch])
+    terms, _ = trainer.generator_step([batch], [batch])
     assert len(passes) == editor_passes
     assert ("editor/cycle" in terms) == (lambda_cycle > 0)
     assert all(torch.isfinite(value) for value in terms.values())

@@ -39,11 +39,14 @@ class DiscriminatorOutput(BaseOutput):
         adversarial: (B, 1, h, w) PatchGAN realism map of the global critic.
         expression_logits: (B, num_expressions) expression classification of the images.
         local_adversarial: one (B, 1, h', w') map per region group; empty when no region masks were given.
+
+    The critic fills every field. They default to ``None`` only so that the output can be rebuilt from its own
+    mapping, which Accelerate's mixed precision does (``type(output)(dict(output))``, see BaseOutput).
     """
 
     adversarial: torch.Tensor
-    expression_logits: torch.Tensor
-    local_adversarial: tuple[torch.Tensor, ...] = ()
+    expression_logits: torch.Tensor | None = None
+    local_adversarial: tuple[torch.Tensor, ...] | None = None
 
 
 def _critic_trunk(in_channels: int, base_channels: int, num_layers: int, max_channels: int) -> nn.Sequential:

@@ -110,16 +110,19 @@ class ExpressionEditOutput(BaseOutput):
         local_attention: (B, R, H, W) each local generator's attention.
         local_color: (B, R, 3, H, W) each local generator's colour map.
         flow: (B, 2, H, W) final displacement (x, y) in ``grid_sample``'s [-1, 1] units, ``None`` without warping.
+
+    The editor fills every field but ``flow``. They default to ``None`` only so that the output can be rebuilt from
+    its own mapping, which Accelerate's mixed precision does (``type(output)(dict(output))``, see BaseOutput).
     """
 
     images: torch.Tensor
-    attention: torch.Tensor
-    color: torch.Tensor
-    region_masks: torch.Tensor
-    global_attention: torch.Tensor
-    global_color: torch.Tensor
-    local_attention: torch.Tensor
-    local_color: torch.Tensor
+    attention: torch.Tensor | None = None
+    color: torch.Tensor | None = None
+    region_masks: torch.Tensor | None = None
+    global_attention: torch.Tensor | None = None
+    global_color: torch.Tensor | None = None
+    local_attention: torch.Tensor | None = None
+    local_color: torch.Tensor | None = None
     flow: torch.Tensor | None = None
 
 

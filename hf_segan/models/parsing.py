@@ -25,10 +25,13 @@ class FaceParserOutput(BaseOutput):
     Args:
         logits: (B, num_classes, H, W) main-head logits.
         aux_logits: auxiliary-head logits at the same shape (training only; empty otherwise).
+
+    Parsers always fill ``aux_logits``. It defaults to ``None`` only so that the output can be rebuilt from its own
+    mapping, which Accelerate's mixed precision does (``type(output)(dict(output))``, see BaseOutput).
     """
 
     logits: torch.Tensor
-    aux_logits: tuple[torch.Tensor, ...] = ()
+    aux_logits: tuple[torch.Tensor, ...] | None = None
 
 
 def normalization_lists(
