@@ -4,8 +4,8 @@
         [--mixed-precision no] [--out benchmarks/results/training_step.json]
 
 It drives ``training/train_segan.py``'s own ``SeganTrainer`` (default BiSeNet parser trained jointly, default
-editor and critic, WGAN-GP), so the step is exactly the training script's: ``critic_step`` then
-``generator_step`` on the same batch, i.e. the cost of one generator step at ``loss.n_critic = 1`` (at the default
+editor and critic, WGAN-GP), so the step is exactly the training script's: ``generator_step``, then
+``critic_step`` on its edits, i.e. the cost of one generator step at ``loss.n_critic = 1`` (at the default
 ``n_critic = 5`` a generator update follows every fifth critic step). Inputs are random tensors of the training
 shapes: the data pipeline is not timed. Prints one table row and writes JSON.
 """
@@ -59,8 +59,8 @@ def main() -> None:
     times = []
     for index in range(args.steps + 1):
         start = time.perf_counter()
-        trainer.critic_step([batch])
-        trainer.generator_step([batch], [batch])
+        _, fakes = trainer.generator_step([batch], [batch])
+        trainer.critic_step([batch], fakes)
         if index:
             times.append(time.perf_counter() - start)
     median = statistics.median(times)

@@ -127,6 +127,17 @@ def test_config_overrides_types_and_errors(tmp_path):
     assert load_config(WithOptim, overrides=["--optim.lr", "3e-3"]).optim.lr == 0.003  # YAML 1.1 reads it as text
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_where_the_device_computes_it_natively(monkeypatch, native):
+    """Emulated bf16 is slower than fp32, so `auto` must not pick it on a CPU without bf16 instructions."""
+    from hf_segan.training import runtime
+
+    monkeypatch.setattr(runtime, "native_bf16", lambda device: native)
+    assert runtime.resolve_mixed_precision("auto", cpu=True) == ("bf16" if native else "no")
+    assert runtime.resolve_mixed_precision("auto", cpu=False) == ("bf16" if native else "no")
+    assert [runtime.resolve_mixed_precision(value, cpu=True) for value in ("no", "bf16")] == ["no", "bf16"]
+
+
 def test_learning_rate_schedules():
     poly = OptimConfig(lr=1.0, schedule="poly", poly_power=2.0, warmup_steps=2)
     assert [learning_rate(poly, s, 12) for s in (0, 1)] == [0.5, 1.0]

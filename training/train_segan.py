@@ -4,13 +4,14 @@
     accelerate launch --multi_gpu --num_processes 2 training/train_segan.py --config ... --output_dir ...
 
 Each step is one critic update (adversarial + expression classification of real images, WGAN-GP or hinge); every
-``loss.n_critic``-th step also updates the editor (adversarial, classification of the edit as the target, cycle
+``loss.n_critic``-th step first updates the editor (adversarial, classification of the edit as the target, cycle
 reconstruction, attention magnitude and smoothness, local critics per region, optional paired loss to the true
 target; with ``loss.lambda_cycle`` 0 the edit back, a second editor pass, is skipped) and the parser (supervised
 parsing loss, plus the editor's losses through its softmax probabilities when ``train_parser_jointly`` and
-``region_source: semantic``). The result is saved as a ``SeganPipeline`` with the EMA editor in
-``output_dir/pipeline``, next to ``training_summary.json`` (config + final metrics; model cards are generated
-from it).
+``region_source: semantic``), and that step's critic update then scores the edits the editor has just made
+(CycleGAN's order) instead of parsing and editing the batch a second time. The result is saved as a
+``SeganPipeline`` with the EMA editor in ``output_dir/pipeline``, next to ``training_summary.json`` (config + final
+metrics; model cards are generated from it).
 """
 
 from __future__ import annotations
@@ -175,6 +176,14 @@ def add_conditions(batch: dict) -> None:
     batch["source_condition"] = label_conditions(batch["expression"], batch.get("intensity"))
 
 
+@dataclasses.dataclass
+class Fake:
+    """Edits for the critic to score, with the region masks its local critics read (``None`` without regions)."""
+
+    images: torch.Tensor
+    region_masks: torch.Tensor | None
+
+
 def region_masks_or_none(masks: torch.Tensor) -> torch.Tensor | None:
     """The critics take no masks when the editor has no regions (``region_source: none``)."""
     return masks if masks.shape[1] > 0 else None
@@ -246,20 +255,24 @@ class SeganTrainer:
     def parsing_probs(self, images: torch.Tensor) -> torch.Tensor:
         return self.unwrap(self.parser)(images, return_aux=False).logits.float().softmax(1)
 
-    def critic_step(self, micro_batches: list[dict]) -> dict[str, torch.Tensor]:
-        """One critic update over the accumulated micro-batches."""
+    def critic_step(self, micro_batches: list[dict], fakes: list[Fake] | None = None) -> dict[str, torch.Tensor]:
+        """One critic update over the accumulated micro-batches, on ``fakes`` (one per micro-batch, from
+        :meth:`generator_step`) or, without them, on edits made now."""
         loss_config, accelerator = self.config.loss, self.accelerator
         totals: dict[str, torch.Tensor] = {}
         for index, batch in enumerate(micro_batches):
             images, source = batch["image"], batch["expression"]
-            with torch.no_grad():
-                edit = self.unwrap(self.editor)(images, self.parsing_probs(images), batch["target_condition"])
-            masks = region_masks_or_none(edit.region_masks)
+            if fakes is None:
+                with torch.no_grad():
+                    edit = self.unwrap(self.editor)(images, self.parsing_probs(images), batch["target_condition"])
+                fake = Fake(edit.images, region_masks_or_none(edit.region_masks))
+            else:
+                fake = fakes[index]
+            masks = fake.region_masks
             with sync_context(accelerator, [self.critic], index == len(micro_batches) - 1):
                 # Real and fake go through the critic as one batch: DDP allows one wrapped forward per backward.
-                both = self.critic(
-                    torch.cat([images, edit.images]), None if masks is None else masks.repeat(2, 1, 1, 1)
-                )
+                both_masks = None if masks is None else masks.repeat(2, 1, 1, 1)
+                both = self.critic(torch.cat([images, fake.images]), both_masks)
                 real_scores, fake_scores = both.adversarial.chunk(2)
                 adversarial = critic_adversarial_loss(loss_config.adversarial, real_scores, fake_scores)
                 local = sum(
@@ -273,7 +286,7 @@ class SeganTrainer:
                 loss = adversarial + loss_config.lambda_local * local + loss_config.lambda_cls * classification
                 terms = {"critic/adversarial": adversarial, "critic/local": local, "critic/cls": classification}
                 if loss_config.adversarial == "wgan-gp" and loss_config.lambda_gp > 0:
-                    points = interpolate(images, edit.images)
+                    points = interpolate(images, fake.images)
                     scores = self.unwrap(self.critic)(points, masks)
                     penalty = gradient_penalty([scores.adversarial, *scores.local_adversarial], points)
                     loss = loss + loss_config.lambda_gp * penalty
@@ -285,13 +298,19 @@ class SeganTrainer:
         self.critic_opt.zero_grad(set_to_none=True)
         return totals
 
-    def generator_step(self, micro_batches: list[dict], parsing_batches: list[dict]) -> dict[str, torch.Tensor]:
-        """One editor (and parser) update over the accumulated micro-batches; the critic is not updated."""
+    def generator_step(
+        self, micro_batches: list[dict], parsing_batches: list[dict]
+    ) -> tuple[dict[str, torch.Tensor], list[Fake]]:
+        """One editor (and parser) update over the accumulated micro-batches; the critic is not updated.
+
+        Returns the loss terms and, per micro-batch, the edits it made (detached), for the critic to score next.
+        """
         config, loss_config, accelerator = self.config, self.config.loss, self.accelerator
         critic = self.unwrap(self.critic)
         critic.requires_grad_(False)
         synced = [self.editor] + ([self.parser] if config.parser_trainable else [])
         totals: dict[str, torch.Tensor] = {}
+        fakes: list[Fake] = []
         for index, (batch, parsing_batch) in enumerate(zip(micro_batches, parsing_batches, strict=True)):
             images, target = batch["image"], batch["target"]
             same_data = parsing_batch is batch
@@ -302,7 +321,9 @@ class SeganTrainer:
                 probs = parsing.logits.float().softmax(1)
                 probs = scale_gradient(probs, loss_config.joint_gradient_scale) if config.joint else probs.detach()
                 edit = self.editor(images, probs, batch["target_condition"])
-                fake = critic(edit.images, region_masks_or_none(edit.region_masks))
+                masks = region_masks_or_none(edit.region_masks)
+                fakes.append(Fake(edit.images.detach(), None if masks is None else masks.detach()))
+                fake = critic(edit.images, masks)
                 adversarial = generator_adversarial_loss(loss_config.adversarial, fake.adversarial)
                 local = sum(
                     (generator_adversarial_loss(loss_config.adversarial, f) for f in fake.local_adversarial),
@@ -348,7 +369,7 @@ class SeganTrainer:
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
         update_ema(self.ema_editor, self.unwrap(self.editor), config.ema_decay)
-        return totals
+        return totals, fakes
 
     @torch.no_grad()
     def sample_grid(self, images: torch.Tensor) -> list[torch.Tensor]:
@@ -463,10 +484,12 @@ def main(argv: Sequence[str]) -> None:
             add_conditions(batch)
             seen_indices.extend(batch["index"].tolist())
             micro_batches.append(batch)
-        losses = trainer.critic_step(micro_batches)
         if (step + 1) % n_critic == 0:
             supervision = [next(parsing_batches) for _ in range(accumulation)] if parsing_batches else micro_batches
-            losses.update(trainer.generator_step(micro_batches, supervision))
+            losses, fakes = trainer.generator_step(micro_batches, supervision)
+            losses.update(trainer.critic_step(micro_batches, fakes))
+        else:
+            losses = trainer.critic_step(micro_batches)
         done = step + 1
         bar.update(1)
 

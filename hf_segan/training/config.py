@@ -274,7 +274,11 @@ class RunConfig:
     seed: int = option(0, ge=0, help="seed for model init, data order, augmentation and training randomness")
     max_steps: int = option(1000, ge=1, help="optimizer steps to train for")
     gradient_accumulation_steps: int = option(1, ge=1, help="micro-batches per optimizer step")
-    mixed_precision: str = option("auto", choices=("auto", "no", "bf16", "fp16"), help="auto: bf16 on GPU, no on CPU")
+    mixed_precision: str = option(
+        "auto",
+        choices=("auto", "no", "bf16", "fp16"),
+        help="auto: bf16 where native (GPU, CPU with avx512_bf16/AMX), else no",
+    )
     cpu: bool = option(False, help="train on CPU even when CUDA is available")
     log_every: int = option(10, ge=1, help="steps between scalar logs")
     image_every: int = option(500, ge=1, help="steps between image-grid logs")
