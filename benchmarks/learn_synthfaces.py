@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -37,6 +38,7 @@ from hf_segan.image_utils import pil_to_tensor
 from hf_segan.metrics import expression_accuracy
 from hf_segan.models.classifier import ExpressionClassifier
 from hf_segan.pipeline import SeganPipeline
+from hf_segan.training.runtime import resolve_mixed_precision
 
 ROOT = Path(__file__).resolve().parents[1]
 ABLATIONS = {
@@ -84,7 +86,7 @@ def main() -> None:
     parser.add_argument("--test-identities", type=int, default=24)
     parser.add_argument("--parser-steps", type=int, default=2500)
     parser.add_argument("--classifier-steps", type=int, default=1500)
-    parser.add_argument("--segan-steps", type=int, default=500)
+    parser.add_argument("--segan-steps", type=int, default=2000)
     parser.add_argument("--out-dir", default="outputs/learn_synthfaces")
     parser.add_argument("--results", default="benchmarks/results/learn_synthfaces.json")
     args = parser.parse_args()
@@ -129,8 +131,10 @@ def main() -> None:
         rows.append({"model": name, "metrics": metrics, "train_seconds": round(timings[name], 1)})
     columns = ["parsing/miou", "edit/judge_accuracy", "edit/psnr", "edit/unwanted_change"]
     table = results_table([{"model": r["model"], "metrics": {c: r["metrics"][c] for c in columns}} for r in rows])
+    precision = resolve_mixed_precision("auto", cpu=not torch.cuda.is_available())
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
     print(f"SynthFaces {size}px, test split ({len(test)} rows, {args.test_identities} unseen identities), "
-          f"{steps} joint steps per ablation")  # fmt: skip
+          f"{steps} joint steps per ablation (mixed precision {precision}; {machine})")  # fmt: skip
     print(table)
     references = judge_references(test, judge)
     print("judge target rate for reference: " + ", ".join(f"{k} {v:.3f}" for k, v in references.items()))
@@ -138,7 +142,15 @@ def main() -> None:
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(
         json.dumps(
-            {"size": size, "segan_steps": steps, "rows": rows, "judge_references": references, "timings": timings},
+            {
+                "size": size,
+                "segan_steps": steps,
+                "mixed_precision": precision,
+                "machine": machine,
+                "rows": rows,
+                "judge_references": references,
+                "timings": timings,
+            },
             indent=2,
         )
     )

@@ -61,6 +61,24 @@ def test_output_shapes_ranges_and_composition(source, max_displacement):
     torch.testing.assert_close(out.images, out.attention * images + (1 - out.attention) * out.color)
 
 
+@pytest.mark.parametrize("source", ["semantic", "none"])
+def test_edits_stay_in_range_under_bf16_autocast(source):
+    """bf16 rounds attention and 1 - attention independently, so composing in bf16 put edits up to 0.002 past 1.0:
+    the critic rejected them and a bf16 training run died at step 798. Saturated maps and inputs at the range's
+    ends are the worst case."""
+    editor = _editor(region_source=source, max_displacement=0.05)
+    randomize_zero_initialised_layers(editor)
+    with torch.no_grad():
+        for parameter in editor.parameters():
+            parameter.mul_(8.0)  # saturate tanh and sigmoid
+    images, probs, condition = _inputs(batch=8)
+    images = images.sign()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = editor(images, probs, condition)
+    assert out.images.dtype == torch.float32
+    assert out.images.min() >= -1 and out.images.max() <= 1
+
+
 def test_masks_follow_the_parser_and_boxes_enclose_them():
     images, probs, condition = _inputs()
     semantic = _editor().compute_region_masks(probs, (SIZE, SIZE))

@@ -437,28 +437,31 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
             local_logits = global_logits.new_zeros(batch, 0, 4, height, width)
             logits = global_logits
 
-        maps = activate(logits)
+        # Composed in fp32: with bf16 maps (mixed-precision training, the bf16 fast path) attention and 1 - attention
+        # can round to a sum above 1 and push an edit out of the [-1, 1] range that the critic and parser accept.
+        maps = activate(logits.float())
         color, attention, flow = maps[:, :3], maps[:, 3:4], None
         if union is not None:
+            union = union.float()
             attention = 1.0 - union * (1.0 - attention)
-        source = images
+        source = images.float()
         if self.config.max_displacement > 0:
             # tanh is in [-1, 1]; grid_sample's units are half the image side.
             flow = 2.0 * self.config.max_displacement * maps[:, 4:]
             if union is not None:
                 flow = flow * union
-            source = warp_images(images, flow)
-            if union is not None:
-                # Zero flow samples the input only up to rounding: take the input itself outside the union.
-                source = torch.lerp(images, source, union)
+            warped = warp_images(source, flow)
+            # Zero flow samples the input only up to rounding: take the input itself outside the union.
+            source = warped if union is None else torch.lerp(source, warped, union)
+        dtype = images.dtype
         return ExpressionEditOutput(
-            images=attention * source + (1.0 - attention) * color,
-            attention=attention,
-            color=color,
+            images=(attention * source + (1.0 - attention) * color).to(dtype),
+            attention=attention.to(dtype),
+            color=color.to(dtype),
             region_masks=masks,
             global_attention=global_logits[:, 3:4].sigmoid(),
             global_color=global_logits[:, :3].tanh(),
             local_attention=local_logits[:, :, 3].sigmoid(),
             local_color=local_logits[:, :, :3].tanh(),
-            flow=flow,
+            flow=None if flow is None else flow.to(dtype),
         )
