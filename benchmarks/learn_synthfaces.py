@@ -1,10 +1,10 @@
 """Does it learn? The four ablations trained side by side on SynthFaces and scored on unseen identities.
 
-    python benchmarks/learn_synthfaces.py [--size 64] [--segan-steps 500] [--out-dir outputs/learn_synthfaces]
+    python benchmarks/learn_synthfaces.py [--size 64] [--segan-steps 2000] [--out-dir outputs/learn_synthfaces]
 
 Runs the real training scripts (the same code ``accelerate launch`` runs) with the bundled default model's recipe
 (``parser_synthfaces.yaml``, ``segan_synthfaces_default.yaml``: a UNet parser, then a warping editor with U-Net
-skips trained jointly), fewer joint steps, and the independent expression classifier (the judge);
+skips trained jointly), 2,000 joint steps instead of 3,000, and the independent expression classifier (the judge);
 ``train_segan.py`` runs once per ablation, every ablation starting from the same pre-trained parser:
 
 * ``semantic-joint``  soft parser masks, parser trained on (paper's method)
@@ -16,7 +16,7 @@ and prints one row per ablation on the SynthFaces test split (identities never s
 the judge's target-expression rate, PSNR of each edit to its true target image, and the mean change outside the
 expression regions. Targets for semantic-joint: mIoU >= 0.85, target rate >= 0.80, and at least as good as
 ``none`` on PSNR and unwanted change. For scale it also prints the judge's rate on the unedited inputs and on the
-true target images. About 22 minutes on a 2-core CPU with the defaults.
+true target images. About 61 minutes on a 2-core Sapphire Rapids CPU with the defaults (README "Does it learn?").
 """
 
 from __future__ import annotations
