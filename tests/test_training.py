@@ -261,18 +261,14 @@ def test_joint_gradient_scale_sets_how_much_of_the_editor_reaches_the_parser(tmp
     assert any(not torch.equal(supervised[k], joint[k]) for k in supervised)
 
 
-@pytest.mark.parametrize("lambda_cycle, editor_passes", [(10.0, 2), (0.0, 1)])
-def test_generator_step_edits_back_only_when_the_cycle_loss_counts(tmp_path, lambda_cycle, editor_passes):
-    """The edit back to the source is a whole second editor pass: a recipe that gives it no weight must not pay
-    for it, and must not log a cycle term it never optimised."""
+def _tiny_trainer_and_batch(output_dir, *overrides):
+    """A `SeganTrainer` of `segan_tiny.yaml` and one conditioned paired batch of two 32 px faces."""
     from hf_segan.training.runtime import create_accelerator
 
     train_segan = _load_script("train_segan")
-    argv = ["--config", str(CONFIGS / "segan_tiny.yaml"), "--output_dir", str(tmp_path), "--report_to", "none"]
-    config = parse_config(train_segan.SeganTrainingConfig, [*argv, "--loss.lambda_cycle", str(lambda_cycle)])
+    argv = ["--config", str(CONFIGS / "segan_tiny.yaml"), "--output_dir", str(output_dir), "--report_to", "none"]
+    config = parse_config(train_segan.SeganTrainingConfig, [*argv, *overrides])
     trainer = train_segan.SeganTrainer(config, create_accelerator(config))
-    passes = []
-    trainer.unwrap(trainer.editor).register_forward_hook(lambda *_: passes.append(1))
     generator = torch.Generator().manual_seed(0)
     batch = {
         "image": torch.rand(2, 3, 32, 32, generator=generator) * 2 - 1,
@@ -282,10 +278,46 @@ def test_generator_step_edits_back_only_when_the_cycle_loss_counts(tmp_path, lam
         "target_expression": torch.tensor([1, 0]),
     }
     train_segan.add_conditions(batch)
+    return trainer, batch
+
+
+def _count_forward_passes(trainer, *names: str) -> dict[str, int]:
+    """Live counts of the forward passes of the trainer's named (unwrapped) models."""
+    passes = dict.fromkeys(names, 0)
+    for name in names:
+        hook = lambda *_, name=name: passes.update({name: passes[name] + 1})  # noqa: E731
+        trainer.unwrap(getattr(trainer, name)).register_forward_hook(hook)
+    return passes
+
+
+@pytest.mark.parametrize("lambda_cycle, editor_passes", [(10.0, 2), (0.0, 1)])
+def test_generator_step_edits_back_only_when_the_cycle_loss_counts(tmp_path, lambda_cycle, editor_passes):
+    """The edit back to the source is a whole second editor pass: a recipe that gives it no weight must not pay
+    for it, and must not log a cycle term it never optimised."""
+    trainer, batch = _tiny_trainer_and_batch(tmp_path, "--loss.lambda_cycle", str(lambda_cycle))
+    passes = _count_forward_passes(trainer, "editor")
     terms, _ = trainer.generator_step([batch], [batch])
-    assert len(passes) == editor_passes
+    assert passes["editor"] == editor_passes
     assert ("editor/cycle" in terms) == (lambda_cycle > 0)
     assert all(torch.isfinite(value) for value in terms.values())
+
+
+def test_critic_scores_the_generator_steps_edits_without_editing_again(tmp_path):
+    """CycleGAN's order: the edits of the generator update are handed to the critic update, detached, so that the
+    critic neither parses nor edits the batch a second time; on their own, critic steps still make their edits."""
+    trainer, batch = _tiny_trainer_and_batch(tmp_path)
+    passes = _count_forward_passes(trainer, "editor", "parser")
+    _, fakes = trainer.generator_step([batch], [batch])
+    assert len(fakes) == 1 and not fakes[0].images.requires_grad and not fakes[0].region_masks.requires_grad
+    assert fakes[0].images.shape == batch["image"].shape and fakes[0].region_masks.shape[1] > 0
+    before = dict(passes)
+    critic = trainer.unwrap(trainer.critic)
+    weights = [parameter.detach().clone() for parameter in critic.parameters()]
+    trainer.critic_step([batch], fakes)
+    assert passes == before
+    assert any(not torch.equal(a, b) for a, b in zip(weights, critic.parameters(), strict=True))
+    trainer.critic_step([batch])
+    assert passes == {"editor": before["editor"] + 1, "parser": before["parser"] + 1}
 
 
 def test_ema_moves_toward_the_trained_editor_by_one_minus_decay():

@@ -176,6 +176,11 @@ def add_conditions(batch: dict) -> None:
     batch["source_condition"] = label_conditions(batch["expression"], batch.get("intensity"))
 
 
+def region_masks_or_none(masks: torch.Tensor) -> torch.Tensor | None:
+    """The critics take no masks when the editor has no regions (``region_source: none``)."""
+    return masks if masks.shape[1] > 0 else None
+
+
 @dataclasses.dataclass
 class Fake:
     """Edits for the critic to score, with the region masks its local critics read (``None`` without regions)."""
@@ -183,10 +188,11 @@ class Fake:
     images: torch.Tensor
     region_masks: torch.Tensor | None
 
-
-def region_masks_or_none(masks: torch.Tensor) -> torch.Tensor | None:
-    """The critics take no masks when the editor has no regions (``region_source: none``)."""
-    return masks if masks.shape[1] > 0 else None
+    @classmethod
+    def from_edit(cls, edit) -> Fake:
+        """An editor output, detached: the critic's update must not reach the editor or the parser."""
+        masks = region_masks_or_none(edit.region_masks)
+        return cls(edit.images.detach(), None if masks is None else masks.detach())
 
 
 def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
@@ -265,7 +271,7 @@ class SeganTrainer:
             if fakes is None:
                 with torch.no_grad():
                     edit = self.unwrap(self.editor)(images, self.parsing_probs(images), batch["target_condition"])
-                fake = Fake(edit.images, region_masks_or_none(edit.region_masks))
+                fake = Fake.from_edit(edit)
             else:
                 fake = fakes[index]
             masks = fake.region_masks
@@ -321,9 +327,8 @@ class SeganTrainer:
                 probs = parsing.logits.float().softmax(1)
                 probs = scale_gradient(probs, loss_config.joint_gradient_scale) if config.joint else probs.detach()
                 edit = self.editor(images, probs, batch["target_condition"])
-                masks = region_masks_or_none(edit.region_masks)
-                fakes.append(Fake(edit.images.detach(), None if masks is None else masks.detach()))
-                fake = critic(edit.images, masks)
+                fakes.append(Fake.from_edit(edit))
+                fake = critic(edit.images, region_masks_or_none(edit.region_masks))
                 adversarial = generator_adversarial_loss(loss_config.adversarial, fake.adversarial)
                 local = sum(
                     (generator_adversarial_loss(loss_config.adversarial, f) for f in fake.local_adversarial),
