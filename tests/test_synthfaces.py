@@ -22,11 +22,33 @@ from hf_segan.data.synthfaces import (
     split_identity_ids,
     write_imagefolder,
 )
-from hf_segan.data.synthfaces.render import _identity_layers
+from hf_segan.data.synthfaces.render import SUPERSAMPLE, _Canvas, _downsample, _ellipse, _identity_layers
 from hf_segan.training.data import check_kwargs
 
 LABEL = {name: i for i, name in enumerate(FACE_PARSING_CLASSES)}
 EXPRESSION_CLASSES = [LABEL[c] for group in DEFAULT_REGION_GROUPS.values() for c in group]
+
+
+def test_each_label_is_taken_where_its_pixel_colour_is_centred():
+    """An output pixel more than half inside a part (by its area-averaged colour) must be labelled that part. A
+    label sample half a supersample off the colour's centre (a quarter pixel at 2x) breaks this on a quarter of
+    the edge pixels, and a horizontal flip turns that offset the other way, so no parser can match both."""
+    size = 32
+    side = size * SUPERSAMPLE
+    disagreeing = edge_pixels = 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        blank = np.zeros((side, side), np.uint8)
+        canvas = _Canvas(sample_identity(seed), blank, blank.copy(), np.zeros((side, side, 3), np.float32))
+        centre, radii = rng.uniform(0.4, 0.6, 2), rng.uniform(0.15, 0.3, 2)
+        canvas.fill(_ellipse(*centre, *radii, n=200), "nose", (1.0, 1.0, 1.0))
+        color, labels = _downsample(canvas, size)
+        coverage = color[..., 0]
+        clear = (np.abs(coverage - 0.5) > 0.2) & (coverage > 0.01) & (coverage < 0.99)  # edge pixels, not ties
+        disagreeing += ((labels == LABEL["nose"]) != (coverage > 0.5))[clear].sum()
+        edge_pixels += clear.sum()
+    assert edge_pixels > 100
+    assert disagreeing <= 0.02 * edge_pixels
 
 
 def test_prototypes_cover_the_expressions_in_order():

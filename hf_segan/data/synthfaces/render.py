@@ -4,9 +4,9 @@ Every part is a polygon in normalised face coordinates (x right, y down, 0..1 ov
 :data:`~hf_segan.constants.CANONICAL_EYE_CENTERS` before the identity's small rotation/scale/shift). Parts are
 painted with OpenCV in CelebAMask-HQ's merge order (a later class overwrites an earlier one) into a label canvas
 and a colour canvas at ``SUPERSAMPLE`` times the output size; the colour canvas is area-downsampled (anti-aliased
-edges) and the label canvas sampled at the supersample nearest each pixel centre (exact labels, no mixed classes).
-Image-only details (irises, nostrils, teeth, wrinkles) are clipped to their part's label so they never disagree
-with the label map.
+edges) and the label canvas sampled once per output pixel (exact labels, no mixed classes), at the point on which
+that pixel's colour average is centred (:data:`LABEL_OFFSET`). Image-only details (irises, nostrils, teeth,
+wrinkles) are clipped to their part on the colour canvas, so they never paint across a part's edge.
 
 Left and right: ``l_brow``/``l_eye``/``l_ear`` are always drawn on the *image's* left (the subject's right), ``r_*``
 on the image's right, the order of :data:`~hf_segan.constants.CANONICAL_EYE_CENTERS`. A horizontal flip swaps them
@@ -32,6 +32,12 @@ from .params import ExpressionParams, Identity, expression_params
 SUPERSAMPLE = 2
 #: Sub-pixel precision of OpenCV polygon filling (coordinates carry 2**SHIFT fractional steps).
 SHIFT = 4
+#: How far right and down of the colour canvas the label canvas is drawn, in supersampled pixels. An output pixel
+#: averages a SUPERSAMPLE x SUPERSAMPLE block of colour, centred (SUPERSAMPLE - 1) / 2 into it, and takes its label
+#: from the supersample SUPERSAMPLE // 2 into it: for an even SUPERSAMPLE that sample lies half a supersample past
+#: the centre. Without this offset every label map sat a quarter of an output pixel (at 2x) up and left of its
+#: image; a horizontal flip turns the left into right, so a parser trained with flips could match neither.
+LABEL_OFFSET = SUPERSAMPLE // 2 - (SUPERSAMPLE - 1) / 2
 MIN_SIZE = 32
 _LABEL = {name: index for index, name in enumerate(FACE_PARSING_CLASSES)}
 #: Height of the eye centres in face coordinates; the face is symmetric about x = 0.5 and the identities' eye
@@ -45,36 +51,43 @@ def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 40, start: flo
 
 
 class _Canvas:
-    """Label and colour canvases with one similarity transform from face coordinates to supersampled pixels."""
+    """Label and colour canvases with one similarity transform from face coordinates to supersampled pixels.
 
-    def __init__(self, identity: Identity, labels: np.ndarray, color: np.ndarray) -> None:
+    ``labels`` is drawn :data:`LABEL_OFFSET` supersampled pixels off the colour canvas (it is what the output label
+    map samples); ``parts`` holds the same labels aligned with the colour canvas, to clip details to their part.
+    """
+
+    def __init__(self, identity: Identity, labels: np.ndarray, parts: np.ndarray, color: np.ndarray) -> None:
         self.side = labels.shape[0]
-        self.labels, self.color = labels, color
+        self.labels, self.parts, self.color = labels, parts, color
         angle = np.deg2rad(identity.rotation)
         rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) * identity.scale
         self.matrix = rotation * self.side
         self.offset = (np.array([0.5, 0.5]) + np.array(identity.shift)) * self.side
 
-    def points(self, polygon: np.ndarray) -> np.ndarray:
-        pixels = (polygon - 0.5) @ self.matrix.T + self.offset
+    def points(self, polygon: np.ndarray, offset: float = 0.0) -> np.ndarray:
+        pixels = (polygon - 0.5) @ self.matrix.T + self.offset + offset
         return np.round(pixels * (1 << SHIFT)).astype(np.int32)
 
     def fill(self, polygon: np.ndarray, label: str | None, color) -> None:
-        """Fill ``polygon`` on both canvases (``label`` None paints colour only)."""
+        """Fill ``polygon`` on every canvas (``label`` None paints colour only)."""
         pts = [self.points(polygon)]
         if label is not None:
-            cv2.fillPoly(self.labels, pts, _LABEL[label], cv2.LINE_8, SHIFT)
+            cv2.fillPoly(self.parts, pts, _LABEL[label], cv2.LINE_8, SHIFT)
+            cv2.fillPoly(self.labels, [self.points(polygon, LABEL_OFFSET)], _LABEL[label], cv2.LINE_8, SHIFT)
         cv2.fillPoly(self.color, pts, tuple(float(c) for c in color), cv2.LINE_8, SHIFT)
 
     def line(self, polyline: np.ndarray, thickness: float, label: str | None, color) -> None:
         pts = [self.points(polyline)]
         width = max(1, round(thickness * self.side))
         if label is not None:
-            cv2.polylines(self.labels, pts, False, _LABEL[label], width, cv2.LINE_8, SHIFT)
+            cv2.polylines(self.parts, pts, False, _LABEL[label], width, cv2.LINE_8, SHIFT)
+            label_pts = [self.points(polyline, LABEL_OFFSET)]
+            cv2.polylines(self.labels, label_pts, False, _LABEL[label], width, cv2.LINE_8, SHIFT)
         cv2.polylines(self.color, pts, False, tuple(float(c) for c in color), width, cv2.LINE_8, SHIFT)
 
     def detail(self, polygon: np.ndarray, within: str, color) -> None:
-        """Paint colour only, clipped to pixels labelled ``within``.
+        """Paint colour only, clipped to pixels of the part ``within``.
 
         Works inside the polygon's bounding box: details are small, and full-canvas masks would dominate the
         render time."""
@@ -85,7 +98,7 @@ class _Canvas:
             return
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillPoly(mask, [pts], 1, cv2.LINE_8, SHIFT, offset=(-int(x0) << SHIFT, -int(y0) << SHIFT))
-        inside = (mask == 1) & (self.labels[y0:y1, x0:x1] == _LABEL[within])
+        inside = (mask == 1) & (self.parts[y0:y1, x0:x1] == _LABEL[within])
         self.color[y0:y1, x0:x1][inside] = color
 
 
@@ -236,14 +249,15 @@ def _background(identity: Identity, side: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _identity_layers(identity: Identity, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _identity_layers(identity: Identity, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """What no expression can change: the supersampled labels and colours of background, cloth, neck, ears, face,
     hair and hat, and the output-size shading/noise. Cached because datasets render each identity several times
     in a row (once per expression and intensity); the arrays are read-only so no render can alter the cache."""
     side = size * SUPERSAMPLE
-    canvas = _Canvas(identity, np.zeros((side, side), np.uint8), _background(identity, side))
+    blank = np.zeros((side, side), np.uint8)
+    canvas = _Canvas(identity, blank, blank.copy(), _background(identity, side))
     _head(identity, canvas)
-    layers = (canvas.labels, canvas.color, _texture(identity, size))
+    layers = (canvas.labels, canvas.parts, canvas.color, _texture(identity, size))
     for array in layers:
         array.flags.writeable = False
     return layers
@@ -264,12 +278,17 @@ def render_face(
     if not isinstance(size, int) or size < MIN_SIZE:
         raise ValueError(f"size must be an integer >= {MIN_SIZE}, got {size!r}.")
     params = expression if isinstance(expression, ExpressionParams) else expression_params(expression, intensity)
-    head_labels, head_color, texture = _identity_layers(identity, size)
-    canvas = _Canvas(identity, head_labels.copy(), head_color.copy())
+    head_labels, head_parts, head_color, texture = _identity_layers(identity, size)
+    canvas = _Canvas(identity, head_labels.copy(), head_parts.copy(), head_color.copy())
     _brows_and_eyes(identity, params, canvas)
     _nose(identity, params, canvas)
     _mouth(identity, params, canvas)
-    color = cv2.resize(canvas.color, (size, size), interpolation=cv2.INTER_AREA) * texture
-    rgb = np.clip(color * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    labels = canvas.labels[SUPERSAMPLE // 2 :: SUPERSAMPLE, SUPERSAMPLE // 2 :: SUPERSAMPLE].copy()
+    color, labels = _downsample(canvas, size)
+    rgb = np.clip(color * texture * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return rgb, labels
+
+
+def _downsample(canvas: _Canvas, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The canvases at output size: colour area-averaged (float, H x W x 3), labels sampled (uint8, H x W)."""
+    color = cv2.resize(canvas.color, (size, size), interpolation=cv2.INTER_AREA)
+    return color, canvas.labels[SUPERSAMPLE // 2 :: SUPERSAMPLE, SUPERSAMPLE // 2 :: SUPERSAMPLE].copy()
