@@ -159,7 +159,11 @@ def main() -> None:
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     with ThreadPoolExecutor(args.jobs) as pool:
         futures = {name: pool.submit(train, *job, threads=threads) for name, job in jobs.items()}
-        timings.update({name: future.result() for name, future in futures.items()})
+        try:
+            timings.update({name: future.result() for name, future in futures.items()})
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # a failed (or interrupted) run: start no further trainings
+            raise
     timings["training wall clock"] = time.perf_counter() - wall_start
 
     test = load_synthfaces("test", args.test_identities, intensities=[0.5, 1.0], image_size=size)
