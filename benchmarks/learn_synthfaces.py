@@ -6,7 +6,7 @@
 Runs the real training scripts (the same code ``accelerate launch`` runs) with the bundled default model's recipe
 (``parser_synthfaces.yaml``, ``segan_synthfaces_default.yaml``: a UNet parser, then a warping editor with U-Net
 skips trained jointly), 2,500 joint steps instead of 3,000, 1,200 training identities instead of 300 (on 300
-the parser scores 0.913 mIoU on training identities and 0.848 on unseen ones), and the independent expression
+the parser scores 0.913 mIoU on training identities and 0.846 on unseen ones), and the independent expression
 classifier (the judge); ``train_segan.py`` runs once per ablation, every ablation starting from the same
 pre-trained parser:
 
