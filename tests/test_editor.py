@@ -5,7 +5,7 @@ import torch
 from conftest import randomize_zero_initialised_layers
 
 from hf_segan.constants import DEFAULT_REGION_GROUPS, EXPRESSIONS, FACE_PARSING_CLASSES
-from hf_segan.models.editor import HierarchicalExpressionGenerator, warp_images
+from hf_segan.models.editor import HierarchicalExpressionGenerator, apply_heads, warp_images
 from hf_segan.models.layers import FiLM
 
 TINY = {"base_channels": 8, "num_residual_blocks": 1, "local_channels": 8, "region_dilation": 0}
@@ -259,6 +259,18 @@ def test_flow_heads_learn_through_the_warp():
     torch.nn.functional.l1_loss(editor(images, probs, condition).images, images.roll(1, -1)).backward()
     heads = [editor.global_generator.flow_head] + [local.flow_head for local in editor.local_generators]
     assert all(head.weight.grad.abs().sum() > 0 for head in heads)
+
+
+def test_fused_heads_compute_each_head_and_train_each_heads_parameters():
+    """One convolution with the stacked filters is, channel for channel, each head applied on its own; absent heads
+    (no warp) are skipped, and every head's own weights get their share of the gradient."""
+    features = torch.randn(2, 5, 9, 9)
+    heads = [torch.nn.Conv2d(5, channels, 3, padding=1) for channels in (3, 1, 2)]
+    fused = apply_heads(features, [heads[0], heads[1], None, heads[2]])
+    torch.testing.assert_close(fused, torch.cat([head(features) for head in heads], dim=1))
+    fused[:, 3:4].sum().backward()
+    assert heads[1].weight.grad.abs().sum() > 0
+    assert heads[0].weight.grad.abs().sum() == 0 and heads[2].weight.grad.abs().sum() == 0
 
 
 def test_bad_inputs_raise_clear_errors():

@@ -320,6 +320,52 @@ def test_critic_scores_the_generator_steps_edits_without_editing_again(tmp_path)
     assert passes == {"editor": before["editor"] + 1, "parser": before["parser"] + 1}
 
 
+def test_a_channels_last_batch_trains_the_joint_model_to_the_same_weights(tmp_path):
+    """`channels_last` (the default) hands the models NHWC images: every model must compute the same numbers on
+    them (a `.view` on a layout-dependent shape would raise or scramble pixels), so a generator and a critic
+    update from the same start compute the same loss terms and gradients, up to float summation order. (Adam's
+    first update is about the learning rate times the gradient's sign, so weights would differ wherever a
+    gradient is near zero: the gradients are compared.)"""
+    results = []
+    for name, layout in (("contiguous", torch.contiguous_format), ("channels_last", torch.channels_last)):
+        trainer, batch = _tiny_trainer_and_batch(tmp_path / name)
+        for key in ("image", "target_image"):
+            batch[key] = batch[key].contiguous(memory_format=layout)
+        gradients = {}
+        for model_name in ("parser", "editor", "critic"):
+            for parameter_name, parameter in trainer.unwrap(getattr(trainer, model_name)).named_parameters():
+                key = f"{model_name}.{parameter_name}"
+                parameter.register_post_accumulate_grad_hook(
+                    lambda p, key=key, store=gradients: store.setdefault(key, []).append(p.grad.clone())
+                )
+        terms, fakes = trainer.generator_step([batch], [batch])
+        terms.update(trainer.critic_step([batch], fakes))
+        results.append((terms, gradients))
+    (terms, gradients), (terms_nhwc, gradients_nhwc) = results
+    assert terms.keys() == terms_nhwc.keys() and gradients.keys() == gradients_nhwc.keys()
+    assert any(key.startswith("parser.") for key in gradients)  # the joint step reaches every model
+    for key in terms:
+        torch.testing.assert_close(terms_nhwc[key], terms[key], rtol=1e-4, atol=1e-6)
+    for key, expected in gradients.items():
+        for want, got in zip(expected, gradients_nhwc[key], strict=True):
+            torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-3 * float(want.abs().max()) + 1e-8)
+
+
+def test_training_stream_hands_out_channels_last_images_with_the_same_values():
+    from accelerate import Accelerator
+
+    from hf_segan.training.data import TrainingStream
+
+    dataset = FaceTrainingSet(_tiny_dataset(n=6), ["image", "mask"], resolution=8, flip_probability=0.5, seed=1)
+    plain, nhwc = (
+        next(TrainingStream(Accelerator(cpu=True), dataset, 3, seed=1, channels_last=flag).batches())
+        for flag in (False, True)
+    )
+    assert nhwc["image"].is_contiguous(memory_format=torch.channels_last) and not nhwc["image"].is_contiguous()
+    assert plain["image"].is_contiguous()
+    assert torch.equal(nhwc["image"], plain["image"]) and torch.equal(nhwc["mask"], plain["mask"])
+
+
 def test_ema_moves_toward_the_trained_editor_by_one_minus_decay():
     """decay 0.5 lands half-way; decay 0 (the SynthFaces recipe) must save exactly the last trained weights."""
     update_ema = _load_script("train_segan").update_ema

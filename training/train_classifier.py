@@ -105,7 +105,7 @@ def main(argv: Sequence[str]) -> None:
     optimizer = make_optimizer(model.parameters(), config.optim)
     model, optimizer = accelerator.prepare(model, optimizer)
     train_set = FaceTrainingSet(train_data, COLUMNS, config.data.resolution, config.data.flip_probability, config.seed)
-    stream = TrainingStream(accelerator, train_set, config.data.batch_size, config.seed)
+    stream = TrainingStream(accelerator, train_set, config.data.batch_size, config.seed, config.channels_last)
     eval_loader = None
     if eval_data is not None:
         eval_set = FaceTrainingSet(eval_data, COLUMNS, config.data.resolution)

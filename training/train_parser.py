@@ -112,6 +112,7 @@ def main(argv: Sequence[str]) -> None:
         FaceTrainingSet(train_data, columns, config.data.resolution, config.data.flip_probability, config.seed),
         config.data.batch_size,
         config.seed,
+        config.channels_last,
     )
     eval_loader = None
     if eval_data is not None:

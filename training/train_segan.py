@@ -448,13 +448,16 @@ def main(argv: Sequence[str]) -> None:
         FaceTrainingSet(train_data, columns, data.resolution, data.flip_probability, config.seed),
         data.batch_size,
         config.seed,
+        config.channels_last,
     )
     parsing_stream = None
     if parsing_data is not None:
         parsing_set = FaceTrainingSet(
             parsing_data, ["image", "mask"], data.resolution, config.parsing_data.flip_probability, config.seed
         )
-        parsing_stream = TrainingStream(accelerator, parsing_set, config.parsing_data.batch_size, config.seed)
+        parsing_stream = TrainingStream(
+            accelerator, parsing_set, config.parsing_data.batch_size, config.seed, config.channels_last
+        )
     sample_source = eval_data if eval_data is not None else train_data
     sample_set = FaceTrainingSet(sample_source, ["image"], data.resolution)
     samples = torch.stack([sample_set[i]["image"] for i in range(min(config.sample_count, len(sample_set)))])

@@ -280,6 +280,9 @@ class RunConfig:
         help="auto: bf16 where native (GPU, CPU with avx512_bf16/AMX), else no",
     )
     cpu: bool = option(False, help="train on CPU even when CUDA is available")
+    channels_last: bool = option(
+        True, help="training batches' images in channels-last memory order (same numbers, faster convolutions)"
+    )
     log_every: int = option(10, ge=1, help="steps between scalar logs")
     image_every: int = option(500, ge=1, help="steps between image-grid logs")
     eval_every: int = option(500, ge=1, help="steps between evaluations")

