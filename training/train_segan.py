@@ -74,6 +74,7 @@ from hf_segan.training.data import (
 from hf_segan.training.logging import attention_as_image, log_image_grid, log_scalars, start_tracking
 from hf_segan.training.runtime import (
     create_accelerator,
+    end_training,
     learning_rate,
     make_optimizer,
     progress_bar,
@@ -548,7 +549,7 @@ def main(argv: Sequence[str]) -> None:
             evaluation=evaluation,
             **card_kwargs_from_summary(summary),
         )
-    accelerator.end_training()
+    end_training(accelerator)
 
 
 if __name__ == "__main__":
