@@ -23,7 +23,7 @@ true target images. With several ``--seeds`` every ablation trains once per seed
 
 The training and validation faces are rendered once, into ``OUT_DIR/data-*`` (reused by a later run with the same
 settings). The parser trains first, on every core; then the judge and the ablations run ``--jobs`` at a time,
-each on cores / jobs threads, so their "training seconds" overlap and the total is the printed wall clock. About
+each on cores / jobs threads, so their "training seconds" overlap and the total is the printed wall clock.
 About 50 minutes on a 2-core AMD EPYC with the defaults (README "Does it learn?").
 """
 
