@@ -28,11 +28,11 @@ def randomize_zero_initialised_layers(editor) -> None:
                 parameter.normal_(0.0, 0.1)
 
 
-def build_tiny_pipeline(resolution: int = 64, warp: bool = False):
+def build_tiny_pipeline(resolution: int = 64, warp: bool = False, local_windows: dict | None = None):
     """A randomly initialised pipeline small enough for tests (its edits are arbitrary but deterministic).
 
     ``warp`` gives the editor warping and FiLM conditioning, as in the SynthFaces default recipe, with random flow
-    heads and FiLM projections (:func:`randomize_zero_initialised_layers`).
+    heads and FiLM projections (:func:`randomize_zero_initialised_layers`); ``local_windows`` is the editor's.
     """
     from hf_segan.models.editor import HierarchicalExpressionGenerator
     from hf_segan.models.unet import UNetFaceParser
@@ -46,6 +46,7 @@ def build_tiny_pipeline(resolution: int = 64, warp: bool = False):
         local_channels=8,
         max_displacement=0.05 if warp else 0.0,
         film_conditioning=warp,
+        local_windows=local_windows,
     ).eval()
     randomize_zero_initialised_layers(editor)
     return SeganPipeline(parser=parser, editor=editor, resolution=resolution)

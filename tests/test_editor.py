@@ -147,12 +147,57 @@ def test_local_generators_receive_gradients():
         assert sum(p.grad.abs().sum() for p in generator.parameters()) > 0
 
 
+WINDOWS = {"eyes": [0.5, 0.75], "mouth": [0.25, 0.5], "nose": [0.5, 0.25]}
+
+
+def test_whole_image_windows_compute_exactly_what_the_plain_editor_does():
+    """Cropping and pasting a window the size of the image moves nothing: a check of crop, paste and fusion."""
+    plain = _editor(max_displacement=0.05, film_conditioning=True)
+    randomize_zero_initialised_layers(plain)
+    whole_image = {name: [1.0, 1.0] for name in REGION_NAMES}
+    windowed = _editor(max_displacement=0.05, film_conditioning=True, local_windows=whole_image)
+    windowed.load_state_dict(plain.state_dict())
+    images, probs, condition = _inputs()
+    assert torch.equal(plain(images, probs, condition).images, windowed(images, probs, condition).images)
+
+
+def test_windowed_local_generators_decode_around_their_regions_only():
+    editor = _editor(local_windows=WINDOWS)
+    randomize_zero_initialised_layers(editor)
+    images, _, condition = _inputs()
+    logits = (4 * _probs(_face_labels()) + 0.1 * torch.randn(2, len(FACE_PARSING_CLASSES), SIZE, SIZE)).detach()
+    logits.requires_grad_(True)
+    out = editor(images, logits.softmax(1), condition)
+    mouth = REGION_NAMES.index("mouth")
+    # the mouth (rows 22-26, columns 10-22) gets an 8x16 window at rows 20-28, columns 8-24; outside it the mouth
+    # generator's logits are zero (attention 0.5, colour 0)
+    decoded = out.local_attention[:, mouth] != 0.5
+    assert decoded[:, 20:28, 8:24].all()
+    decoded[:, 20:28, 8:24] = False
+    assert not decoded.any() and (out.local_color[:, mouth].abs().sum(1)[decoded] == 0).all()
+    # the soft masks inside the windows still train the parser; every local generator learns
+    out.images.square().mean().backward()
+    assert logits.grad.abs().sum() > 0
+    assert all(sum(p.grad.abs().sum() for p in g.parameters()) > 0 for g in editor.local_generators)
+
+
+def test_local_windows_must_name_every_group_with_fractions():
+    with pytest.raises(ValueError, match=r"window for every region group \['eyes', 'mouth', 'nose'\]"):
+        _editor(local_windows={"eyes": [0.5, 0.5]})
+    with pytest.raises(ValueError, match=r"`local_windows\['nose'\]` must be \[height, width\]"):
+        _editor(local_windows={**WINDOWS, "nose": [0.5, 1.5]})
+    # without regions there is nothing to window: one config serves every ablation
+    assert _editor(region_source="none", local_windows=WINDOWS).config.local_windows is None
+
+
 def test_save_and_load_round_trip(tmp_path):
-    editor = _editor(region_groups={"mouth": ["mouth", "u_lip", "l_lip"], "eyes": ["l_eye", "r_eye"]}).eval()
+    groups = {"mouth": ["mouth", "u_lip", "l_lip"], "eyes": ["l_eye", "r_eye"]}
+    editor = _editor(region_groups=groups, local_windows={"mouth": [0.5, 0.5], "eyes": [0.25, 1.0]}).eval()
     editor.save_pretrained(tmp_path)
     loaded = HierarchicalExpressionGenerator.from_pretrained(tmp_path).eval()
     # groups are kept in name order, the order diffusers' sorted config JSON preserves
     assert editor.region_names == loaded.region_names == ["eyes", "mouth"]
+    assert loaded.window_fractions == [[0.25, 1.0], [0.5, 0.5]]
     state, loaded_state = editor.state_dict(), loaded.state_dict()
     assert state.keys() == loaded_state.keys()
     assert all(torch.equal(state[key], loaded_state[key]) for key in state)

@@ -9,8 +9,12 @@ import pytest
 import torch
 from conftest import build_tiny_pipeline
 
+from hf_segan import default_model_path
+from hf_segan.data.synthfaces import load_synthfaces
 from hf_segan.export import ONNX_TOLERANCE, OnnxEditor, ParseAndEdit, export_onnx
 from hf_segan.fast_path import BF16_TOLERANCE
+from hf_segan.image_utils import pil_to_tensor
+from hf_segan.models.unet import UNetFaceParser
 
 
 def test_onnx_runtime_matches_pytorch_for_several_batch_sizes(tmp_path):
@@ -41,6 +45,23 @@ def test_warping_editor_exports_its_warp(tmp_path):
     with torch.inference_mode():
         reference, _ = ParseAndEdit(pipe).eval()(images, condition)
         assert pipe.editor(images, pipe.parser(images).logits.softmax(1), condition).flow.abs().max() > 0.01
+    assert abs(torch.from_numpy(session(images, condition)[0]) - reference).max() < ONNX_TOLERANCE
+
+
+def test_windowed_editor_exports_windows_that_follow_each_face(tmp_path):
+    """The windows' places are computed in the graph from each image's masks, not frozen from the example input
+    the export traced: faces whose regions lie elsewhere get their own windows. (The bundled parser finds the
+    regions of SynthFaces faces; a random one finds none, and every window would sit in the corner.)"""
+    windows = {"eyes": [0.25, 0.5], "mouth": [0.25, 0.5], "nose": [0.25, 0.25]}
+    pipe = build_tiny_pipeline(warp=True, local_windows=windows)
+    pipe.register_modules(parser=UNetFaceParser.from_pretrained(default_model_path() / "parser").eval())
+    session = OnnxEditor(export_onnx(pipe, tmp_path / "segan.onnx"))
+    faces = load_synthfaces("test", 1, intensities=[1.0], image_size=64)["image"][:3]
+    images = torch.stack([pil_to_tensor(face.convert("RGB")) for face in faces])
+    images = torch.cat([images, images.roll((9, -7), dims=(2, 3))])  # the same faces, moved
+    condition = torch.eye(8)[[1, 3, 5, 2, 4, 6]]
+    with torch.inference_mode():
+        reference, _ = ParseAndEdit(pipe).eval()(images, condition)
     assert abs(torch.from_numpy(session(images, condition)[0]) - reference).max() < ONNX_TOLERANCE
 
 

@@ -6,10 +6,13 @@ import torch
 from hf_segan.constants import DEFAULT_REGION_GROUPS, FACE_PARSING_CLASSES
 from hf_segan.models.regions import (
     box_region_masks,
+    crop_windows,
     dilate,
+    paste_windows,
     region_group_indices,
     resolve_region_groups,
     soft_region_masks,
+    window_origins,
 )
 
 
@@ -98,3 +101,29 @@ def test_bad_groups_and_arguments_raise_clear_errors():
         soft_region_masks(probs, [[0]], dilation=-1)
     with pytest.raises(ValueError, match=r"shape \(B, R, H, W\)"):
         box_region_masks(torch.zeros(4, 4))
+
+
+def test_windows_centre_on_each_mask_and_stay_inside_the_image():
+    masks = torch.zeros(3, 16, 16)
+    masks[0, 6:10, 2:6] = 1.0  # centre (8, 4): a 4x6 window starts at row 6, column 1
+    masks[1, 0:2, 14:16] = 1.0  # in a corner: the window is clamped inside
+    top, left = window_origins(masks, (4, 6))
+    assert top.tolist() == [6, 0, 0] and left.tolist() == [1, 10, 0]  # an empty mask gets the top-left window
+    # in cells of 4 pixels: a region centred at pixel (34, 17) gets a 2x2-cell window from cell (8, 3)
+    masks = torch.full((1, 48, 48), 0.3)  # diffuse probability below the threshold does not pull the window
+    masks[0, 32:36, 15:19] = 0.9
+    top, left = window_origins(masks, (2, 2), stride=4)
+    assert (top.item(), left.item()) == (8, 3)
+
+
+def test_paste_puts_back_what_crop_took_and_zeros_elsewhere():
+    x = torch.randn(2, 3, 12, 12, requires_grad=True)
+    top, left = torch.tensor([0, 5]), torch.tensor([7, 2])
+    windows = crop_windows(x, top, left, (4, 5))
+    assert torch.equal(windows[1], x[1, :, 5:9, 2:7])
+    canvas, inside = paste_windows(windows, top, left, (12, 12))
+    expected = torch.zeros(2, 1, 12, 12)
+    expected[0, :, 0:4, 7:12] = expected[1, :, 5:9, 2:7] = 1.0
+    assert torch.equal(inside, expected) and torch.equal(canvas, x * expected)
+    canvas.sum().backward()  # the gradient reaches exactly the cropped entries
+    assert torch.equal(x.grad, expected.expand(-1, 3, -1, -1))

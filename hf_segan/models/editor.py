@@ -32,6 +32,16 @@ Design (Bodur, Bhattarai & Kim 2021, built on GANimation's attention/colour gene
   target rate 0.16 with the condition as input only, 0.20 with FiLM; with ``local_channels`` 64 instead of 16
   (the local branches' full-resolution layer widens from 4 to 16 channels) 0.38.
 
+* **Windows** (``local_windows``, off by default): each local generator decodes only a window of fixed size
+  (fractions of the image's height and width) centred on its region, instead of the whole image, where its input
+  is zero away from the region anyway. The window follows the region (where its mask exceeds 0.5), and the soft
+  masks inside it still carry gradients to the parser; outside its window a region is left to the global
+  generator. On 64 px SynthFaces the regions fit in windows of a fifth of the image on average. Measured with the
+  SynthFaces recipe (``train_segan.py``, 2,000 joint steps, one thread each, two trainings side by side on a
+  2-core Xeon with AMX): 472 s against 544 s without windows, and the judge recognised the target expression
+  in 0.900 of the edits against 0.839 (one seed each): inside the window the instance normalisation sees the
+  region, not a whole image of zeros.
+
 Why this is cheap: the heavy work happens once, at 1/4 resolution, and everything at full resolution uses few
 channels (the default global stem has 32 channels and a 3x3 kernel; local branches use ``local_channels / 4``).
 ``benchmarks/editor_speed.py`` compares it with the GANimation-size generator.
@@ -55,7 +65,15 @@ from torch import nn
 
 from ..constants import EXPRESSIONS, FACE_PARSING_CLASSES
 from .layers import ConvNormAct, ResidualBlock, make_activation
-from .regions import box_region_masks, region_group_indices, resolve_region_groups, soft_region_masks
+from .regions import (
+    box_region_masks,
+    crop_windows,
+    paste_windows,
+    region_group_indices,
+    resolve_region_groups,
+    soft_region_masks,
+    window_origins,
+)
 from .validation import check_condition, check_image
 
 REGION_SOURCES = ("semantic", "box", "none")
@@ -262,7 +280,9 @@ class LocalGenerator(nn.Module):
         x = self.body[1](x, condition)
         for upsample in self.decoder:
             x = upsample(x, condition)
-        x = self.detail(torch.cat([x, images * mask, mask], dim=1), condition)
+        # In x's dtype: concatenating bf16 features (autocast) with fp32 images would promote the whole
+        # full-resolution stack to fp32, only for the convolution to cast it back.
+        x = self.detail(torch.cat([x, (images * mask).to(x.dtype), mask.to(x.dtype)], dim=1), condition)
         return apply_heads(x, (self.color_head, self.attention_head, self.flow_head))
 
 
@@ -290,6 +310,34 @@ class MaskFusion(nn.Module):
         return fused + self.refine(activated)
 
 
+def resolve_local_windows(
+    local_windows: dict[str, Sequence[float]] | None, region_names: Sequence[str]
+) -> dict[str, list[float]] | None:
+    """Validate ``local_windows`` against the editor's region groups: ``None``, or a ``[height, width]`` pair of
+    fractions in (0, 1] for every group and no other name."""
+    if local_windows is None:
+        return None
+    if not isinstance(local_windows, dict) or set(local_windows) != set(region_names):
+        raise ValueError(
+            f"`local_windows` must give a [height, width] window for every region group {list(region_names)}, "
+            f"got {local_windows!r}."
+        )
+    resolved = {}
+    for name in region_names:
+        size = local_windows[name]
+        if (
+            isinstance(size, str)
+            or len(size) != 2
+            or not all(isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1 for f in size)
+        ):
+            raise ValueError(
+                f"`local_windows[{name!r}]` must be [height, width], fractions of the image side in (0, 1], "
+                f"got {size!r}."
+            )
+        resolved[name] = [float(f) for f in size]
+    return resolved
+
+
 class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
     """Edits faces toward a target expression with a global generator and per-region local generators.
 
@@ -313,6 +361,10 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         film_conditioning: also modulate every normalised layer of the generators by the condition
             (:class:`~hf_segan.models.layers.FiLM`); off (default) the condition only enters concatenated to the
             input, as in GANimation, where instance normalisation removes most of it.
+        local_windows: ``{group name: [height, width]}`` for every region group: each local generator decodes a
+            window of that size (fractions of the image side, in (0, 1], rounded to whole bottleneck cells of
+            ``ENCODER_STRIDE`` pixels) around its region instead of the whole image; ``None`` (default) decodes
+            the whole image.
     """
 
     @register_to_config
@@ -332,6 +384,7 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         skip_connections: bool = False,
         max_displacement: float = 0.0,
         film_conditioning: bool = False,
+        local_windows: dict[str, list[float]] | None = None,
     ) -> None:
         super().__init__()
         if region_source not in REGION_SOURCES:
@@ -351,6 +404,9 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         self.register_to_config(region_groups=groups or None)
         self.region_names = list(groups)
         self.group_indices = region_group_indices(groups)
+        windows = resolve_local_windows(local_windows, self.region_names) if groups else None
+        self.register_to_config(local_windows=windows)
+        self.window_fractions = None if windows is None else [windows[name] for name in self.region_names]
 
         warp = max_displacement > 0
         film = num_expressions if film_conditioning else 0
@@ -412,6 +468,42 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         chosen = [self.region_names.index(name) for name in editable_regions]
         return masks[:, chosen].sum(1, keepdim=True).clamp(max=1.0)
 
+    def _local_logits(
+        self, features: torch.Tensor, condition: torch.Tensor, images: torch.Tensor, masks: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, R, C, H, W) logits of every local generator and the (B, R, H, W) masks that fuse them into the
+        global ones: the region masks, cut to each generator's window when it decodes one (its logits are zero
+        outside it)."""
+        # Area downsampling as a fixed-stride pool: the same numbers, and exportable to ONNX.
+        masks_low = F.avg_pool2d(masks, ENCODER_STRIDE)
+        height, width = (int(n) for n in images.shape[-2:])
+        if self.window_fractions is None:
+            logits = [
+                generator(features, condition, masks_low[:, r : r + 1], images, masks[:, r : r + 1])
+                for r, generator in enumerate(self.local_generators)
+            ]
+            return torch.stack(logits, dim=1), masks
+        logits, fusion_masks = [], []
+        for r, (generator, fractions) in enumerate(zip(self.local_generators, self.window_fractions, strict=True)):
+            # Python integers, also while the ONNX export traces shapes: window sizes are fixed by the resolution.
+            cells = tuple(
+                max(1, round(fraction * int(n))) for fraction, n in zip(fractions, features.shape[-2:], strict=True)
+            )
+            top, left = window_origins(masks[:, r], cells, ENCODER_STRIDE)
+            pixels = (cells[0] * ENCODER_STRIDE, cells[1] * ENCODER_STRIDE)
+            top_pixel, left_pixel = top * ENCODER_STRIDE, left * ENCODER_STRIDE
+            window = generator(
+                crop_windows(features, top, left, cells),
+                condition,
+                crop_windows(masks_low[:, r : r + 1], top, left, cells),
+                crop_windows(images, top_pixel, left_pixel, pixels),
+                crop_windows(masks[:, r : r + 1], top_pixel, left_pixel, pixels),
+            )
+            canvas, inside = paste_windows(window, top_pixel, left_pixel, (height, width))
+            logits.append(canvas)
+            fusion_masks.append(masks[:, r] * inside[:, 0])
+        return torch.stack(logits, dim=1), torch.stack(fusion_masks, dim=1)
+
     def forward(
         self,
         images: torch.Tensor,
@@ -437,16 +529,8 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
             torch.cat([images, condition[:, :, None, None].expand(-1, -1, height, width)], dim=1), condition
         )
         if self.region_names:
-            # Area downsampling as a fixed-stride pool: the same numbers, and exportable to ONNX.
-            masks_low = F.avg_pool2d(masks, ENCODER_STRIDE)
-            local_logits = torch.stack(
-                [
-                    generator(features, condition, masks_low[:, r : r + 1], images, masks[:, r : r + 1])
-                    for r, generator in enumerate(self.local_generators)
-                ],
-                dim=1,
-            )
-            logits = self.fusion(global_logits, local_logits, masks)
+            local_logits, fusion_masks = self._local_logits(features, condition, images, masks)
+            logits = self.fusion(global_logits, local_logits, fusion_masks)
         else:
             local_logits = global_logits.new_zeros(batch, 0, 4, height, width)
             logits = global_logits

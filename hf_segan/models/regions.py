@@ -7,6 +7,9 @@ Two ways to turn a face parser's per-pixel class probabilities into one mask per
   of parser and editor possible.
 * :func:`box_region_masks` draws a hard axis-aligned box around each region and is detached: the landmark-box
   baseline, in which the regions carry location but neither shape nor gradient.
+
+And where a local generator works when it decodes a window instead of the whole image: :func:`window_origins`
+centres a window on each region, :func:`crop_windows` and :func:`paste_windows` move tensors into and out of it.
 """
 
 from __future__ import annotations
@@ -113,3 +116,68 @@ def _span(hits: torch.Tensor) -> torch.Tensor:
     after_first = hits.cummax(dim=-1).values
     before_last = hits.flip(-1).cummax(dim=-1).values.flip(-1)
     return (after_first & before_last).bool()
+
+
+def window_origins(
+    masks: torch.Tensor, size: tuple[int, int], stride: int = 1, threshold: float = 0.5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-left corners of a window of ``size`` (rows, columns) cells of ``stride`` x ``stride`` pixels, centred
+    on where each mask exceeds ``threshold``.
+
+    The centre is the mean position weighted by ``mask - threshold`` where positive: a parser's small
+    probabilities spread over the whole face would otherwise pull every window toward the image centre. It is
+    taken at full resolution: averaged into cells, a lip two pixels high no longer exceeds the threshold.
+
+    Args:
+        masks: (B, H, W) soft masks, H and W multiples of ``stride``; only where they are, not their gradient,
+            places the window.
+        size: window height and width in cells, at most H / stride and W / stride.
+        stride: cell side in pixels; windows start on cell boundaries.
+        threshold: mask values at or below it do not place the window.
+
+    Returns:
+        (B,) first rows and (B,) first columns in cells, integers, clamped so that every window lies inside the
+        image. A mask nowhere above the threshold (a region the parser did not find) gets the top-left window.
+    """
+    masks = (masks.detach().float() - threshold).clamp(min=0.0)
+    height, width = (int(n) for n in masks.shape[-2:])
+    total = masks.sum((-2, -1)).clamp(min=1e-6)
+    centres = []
+    for profile, length in ((masks.sum(-1), height), (masks.sum(-2), width)):
+        coordinates = torch.arange(length, device=masks.device, dtype=torch.float32) + 0.5
+        centres.append((profile * coordinates).sum(-1) / total / stride)
+    return tuple(
+        torch.round(centre - extent / 2).clamp(0, length // stride - extent).long()
+        for centre, extent, length in zip(centres, size, (height, width), strict=True)
+    )
+
+
+def _gather_grid(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, h, w): for each image the rows ``rows[b]`` (B, h) and columns ``cols[b]`` (B, w).
+    An index gather, so the gradient flows back to the gathered entries of ``x``."""
+    batch, channels = x.shape[:2]
+    x = x.gather(2, rows[:, None, :, None].expand(batch, channels, rows.shape[1], x.shape[3]))
+    return x.gather(3, cols[:, None, None, :].expand(batch, channels, rows.shape[1], cols.shape[1]))
+
+
+def crop_windows(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, *size): each image's window whose top-left corner is (``top[b]``, ``left[b]``)."""
+    rows = top[:, None] + torch.arange(size[0], device=x.device)
+    cols = left[:, None] + torch.arange(size[1], device=x.device)
+    return _gather_grid(x, rows, cols)
+
+
+def paste_windows(
+    windows: torch.Tensor, top: torch.Tensor, left: torch.Tensor, size: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The inverse of :func:`crop_windows`: (B, C, h, w) windows placed in a zero (B, C, *size) canvas.
+
+    Returns the canvas and (B, 1, *size) 0/1 indicators of where each window lies.
+    """
+    height, width = windows.shape[-2:]
+    rows = torch.arange(size[0], device=windows.device) - top[:, None]
+    cols = torch.arange(size[1], device=windows.device) - left[:, None]
+    inside = ((rows >= 0) & (rows < height))[:, None, :, None] & ((cols >= 0) & (cols < width))[:, None, None, :]
+    canvas = _gather_grid(windows, rows.clamp(0, height - 1), cols.clamp(0, width - 1))
+    inside = inside.to(windows.dtype)
+    return canvas * inside, inside
