@@ -476,13 +476,13 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         outside it)."""
         # Area downsampling as a fixed-stride pool: the same numbers, and exportable to ONNX.
         masks_low = F.avg_pool2d(masks, ENCODER_STRIDE)
-        height, width = (int(n) for n in images.shape[-2:])
         if self.window_fractions is None:
             logits = [
                 generator(features, condition, masks_low[:, r : r + 1], images, masks[:, r : r + 1])
                 for r, generator in enumerate(self.local_generators)
             ]
             return torch.stack(logits, dim=1), masks
+        height, width = (int(n) for n in images.shape[-2:])
         logits, fusion_masks = [], []
         for r, (generator, fractions) in enumerate(zip(self.local_generators, self.window_fractions, strict=True)):
             # Python integers, also while the ONNX export traces shapes: window sizes are fixed by the resolution.
