@@ -4,6 +4,7 @@ import csv
 from pathlib import Path
 
 import cv2
+import datasets
 import numpy as np
 import pytest
 import yaml
@@ -16,6 +17,9 @@ from hf_segan.constants import CANONICAL_EYE_CENTERS, EXPRESSIONS, FACE_PARSING_
 from hf_segan.data.convert import convert_affectnet, convert_celebamask_hq, convert_rafd
 from hf_segan.data.convert.common import CardText, ConversionSummary, SplitSource, png_image, write_dataset
 from hf_segan.data.convert.rafd import held_out_subjects
+from hf_segan.data.loading import load_dataset_split
+from hf_segan.training.config import DataConfig
+from hf_segan.training.data import load_split
 
 
 def load(folder: Path, tmp_path: Path):
@@ -111,11 +115,12 @@ def test_celebamask_hq_merges_parts_and_uses_the_official_split(celebamask_root,
     first = dataset["train"][0]  # rows keep the CelebA-HQ index order, so this is photo 0
     assert first["image"].mode == "RGB" and first["image"].size == (64, 64)
     assert first["mask"].mode == "L" and first["mask"].size == (64, 64)
-    np.testing.assert_array_equal(np.asarray(first["mask"]), expected_labels()[::8, ::8])
+    # Each 8x8 block of the 512 px map becomes the label under the output pixel's centre (row/col 8k + 4).
+    np.testing.assert_array_equal(np.asarray(first["mask"]), expected_labels()[4::8, 4::8])
     # Photo 1's skin mask was an RGB PNG: still read as one part, not as garbage.
     skin_only = np.zeros((512, 512), dtype=np.uint8)
     skin_only[SKIN] = LABEL["skin"]
-    np.testing.assert_array_equal(np.asarray(dataset["train"][1]["mask"]), skin_only[::8, ::8])
+    np.testing.assert_array_equal(np.asarray(dataset["train"][1]["mask"]), skin_only[4::8, 4::8])
 
     assert summary.skip_counts() == {
         "missing skin mask": 1,
@@ -147,6 +152,78 @@ def test_celebamask_hq_refuses_incomplete_releases(celebamask_root, tmp_path):
     with pytest.raises(ValueError, match=r"list_eval_partition.txt:1"):
         convert_celebamask_hq(bad_mapping, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def write_celebamask_release(root: Path, orig_idx: dict[int, int]) -> None:
+    """A release as shipped: photos, part masks in folders of 2000, the mapping, and no CelebA partition list."""
+    root.mkdir(parents=True, exist_ok=True)
+    lines = ["idx         orig_idx    orig_file"] + [f"{i} {o} {o + 1:06d}.jpg" for i, o in orig_idx.items()]
+    (root / "CelebA-HQ-to-CelebA-mapping.txt").write_text("\n".join(lines) + "\n")
+    for index in orig_idx:
+        save_jpeg(root / "CelebA-HQ-img" / f"{index}.jpg", np.full((1024, 1024, 3), 40 * (index % 5), np.uint8))
+        write_part(root, index, "skin")
+
+
+def test_celebamask_hq_as_shipped_is_split_by_orig_idx(tmp_path, capsys):
+    # The CelebAMask-HQ authors' g_partition.py: train below orig_idx 162771, validation below 182638, test above.
+    orig_idx = {0: 0, 1: 162770, 2: 162771, 2001: 182637, 4: 182638, 5: 202598}
+    expected = {0: "train", 1: "train", 2: "validation", 2001: "validation", 4: "test", 5: "test"}
+    root = tmp_path / "CelebAMask-HQ"
+    write_celebamask_release(root, orig_idx)
+    out = tmp_path / "out"
+    assert main(["prepare-dataset", "celebamask-hq", str(root), str(out), "--image-size", "16"]) == 0
+    assert "train: 2 rows" in capsys.readouterr().out
+    dataset = {split: load_dataset_split(out, split) for split in ("train", "validation", "test")}
+    for index, split in expected.items():  # each photo is a different grey: find it in its split
+        greys = [int(np.asarray(row["image"])[0, 0, 0]) for row in dataset[split]]
+        assert any(abs(grey - 40 * (index % 5)) < 3 for grey in greys), (index, split, greys)
+    with pytest.raises(FileNotFoundError, match="Partition file"):
+        convert_celebamask_hq(root, tmp_path / "x", partition_file=tmp_path / "nope.txt")
+
+
+def test_celebamask_hq_label_maps_sit_where_the_area_averaged_photo_puts_them(tmp_path):
+    """A part starting at an odd source row and column (83 = 8 * 10 + 3 at 512 px): 5 of the 8 source pixels
+    under output pixel 10 are part, so the area-averaged photo shows it there; a sample at the block's corner
+    (source 80) would call it background."""
+    root = tmp_path / "CelebAMask-HQ"
+    write_celebamask_release(root, {0: 0})
+    photo = np.zeros((1024, 1024, 3), np.uint8)
+    photo[2 * 83 : 2 * 181, 2 * 99 : 2 * 301] = 255  # the photo is 1024 px, its masks 512 px
+    save_jpeg(root / "CelebA-HQ-img" / "0.jpg", photo)
+    write_part(root, 0, "skin", (slice(83, 181), slice(99, 301)))
+    convert_celebamask_hq(root, tmp_path / "out", image_size=64)
+    row = load_dataset_split(tmp_path / "out", "train")[0]
+    bright, part = np.asarray(row["image"])[..., 0] > 127, np.asarray(row["mask"]) == LABEL["skin"]
+    assert bright[10, 20] and not bright[9, 20] and bright[20, 12] and not bright[20, 11]
+    # Across the part's edges (a row and a column through its middle), label and photo agree pixel for pixel.
+    np.testing.assert_array_equal(part[:, 20], bright[:, 20])
+    np.testing.assert_array_equal(part[20, :], bright[20, :])
+
+
+#: The CelebAMask-HQ authors' g_mask.py class order (its label k is the k-th name).
+G_MASK_NAMES = ["skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear", "mouth"]
+G_MASK_NAMES += ["u_lip", "l_lip", "hair", "hat", "ear_r", "neck_l", "neck", "cloth"]
+
+
+def test_celebamask_hq_accepts_maps_premerged_by_g_mask_and_renumbers_them(tmp_path, capsys):
+    root = tmp_path / "CelebAMask-HQ"
+    write_celebamask_release(root, {0: 0, 1: 1})
+    premerged = root / "CelebAMask-HQ-mask"
+    premerged.mkdir()
+    labels = np.zeros((512, 512), np.uint8)
+    for number in range(1, len(G_MASK_NAMES) + 1):  # one 16-row band per class
+        labels[16 * number : 16 * number + 16] = number
+    PILImage.fromarray(labels).save(premerged / "0.png")
+    PILImage.fromarray(np.full((512, 512), 19, np.uint8)).save(premerged / "1.png")  # not a g_mask.py label
+    out = tmp_path / "out"
+    args = ["prepare-dataset", "celebamask-hq", str(root), str(out), "--image-size", "512"]
+    assert main([*args, "--premerged-masks", str(premerged)]) == 0
+    assert "label outside g_mask.py's 0..18: 1" in capsys.readouterr().out
+    mask = np.asarray(load_dataset_split(out, "train")[0]["mask"])
+    assert mask[0, 0] == 0
+    for number, name in enumerate(G_MASK_NAMES, start=1):
+        assert mask[16 * number + 8, 100] == LABEL[name], name
+    assert main(["prepare-dataset", "rafd", str(root), str(tmp_path / "x"), "--premerged-masks", str(premerged)]) == 2
 
 
 # --------------------------------------------------------------------------------------------------- AffectNet
@@ -181,13 +258,17 @@ def landmarks() -> str:
 
 
 def write_affectnet(root: Path, training: list[tuple[str, str, str]], validation: list[tuple[str, str, str]]):
-    """Rows are (file, expression code, landmarks); every listed file exists unless its name says otherwise."""
+    """Rows are (file, expression code, landmarks); every listed file exists unless its name says otherwise.
+
+    As in the release, training.csv starts with a header line and validation.csv does not.
+    """
     for name, rows in (("training.csv", training), ("validation.csv", validation)):
         path = root / "Manually_Annotated_file_lists" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(AFFECTNET_COLUMNS)
+            if name == "training.csv":
+                writer.writerow(AFFECTNET_COLUMNS)
             for file, code, points in rows:
                 writer.writerow([file, 0, 0, 160, 160, points, code, 0.1, -0.2])  # a box far off the eyes
                 image = root / "Manually_Annotated_Images" / file
@@ -246,15 +327,24 @@ def test_affectnet_max_per_class_caps_each_expression(affectnet_root, tmp_path):
     assert max(summary.label_counts["train"].values()) == 2
 
 
+def test_affectnet_reads_the_headerless_validation_list_in_the_training_header_order(tmp_path):
+    root = tmp_path / "src"
+    write_affectnet(root, [("1/a.jpg", "1", landmarks())], [("1/b.jpg", "2", landmarks()), ("1/c.jpg", "6", "")])
+    assert (root / "Manually_Annotated_file_lists" / "validation.csv").read_text().startswith("1/b.jpg,")
+    summary = convert_affectnet(root, tmp_path / "out", image_size=32)
+    assert summary.label_counts["test"] == {name: int(name in ("sad", "anger")) for name in EXPRESSIONS}
+    assert summary.notes == {"aligned by the face box (no usable landmarks)": 1}  # c.jpg's empty landmarks column
+
+
 def test_affectnet_refuses_a_list_without_a_required_column(tmp_path):
     root = tmp_path / "src"
     write_affectnet(root, [("1/a.jpg", "1", landmarks())], [("1/b.jpg", "2", landmarks())])
-    path = root / "Manually_Annotated_file_lists" / "validation.csv"
+    path = root / "Manually_Annotated_file_lists" / "training.csv"
     path.write_text(path.read_text().replace("facial_landmarks", "landmarks"))
-    with pytest.raises(ValueError, match=r"validation\.csv.*facial_landmarks"):
+    with pytest.raises(ValueError, match=r"training\.csv.*facial_landmarks"):
         convert_affectnet(root, tmp_path / "out")
-    path.write_text(path.read_text().split("\n", 1)[1])  # the rows without any header line
-    with pytest.raises(ValueError, match="no header row"):
+    path.write_text(path.read_text().split("\n", 1)[1])  # neither list has a header line now
+    with pytest.raises(ValueError, match="header line"):
         convert_affectnet(root, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
@@ -349,6 +439,28 @@ def test_writer_shards_and_is_all_or_nothing(tmp_path):
         write_dataset(tmp_path / "tiny", ConversionSummary("tiny"), features, {"train": source}, card)
     with pytest.raises(ValueError, match="No tiny example"):
         write_dataset(tmp_path / "none", ConversionSummary("tiny"), features, {"train": SplitSource([], None)}, card)
+
+
+def test_a_converted_folder_always_loads_its_own_current_files(tmp_path, monkeypatch):
+    """Two datasets of the same features converted to folders of the same name, one shared datasets cache, then a
+    folder converted again with 7 rows and with all: every load (the training loader's included) returns what is
+    in the folder now."""
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "shared-cache"))
+    features = Features({"mask": Image()})
+    card = CardText("Tiny", "Tiny masks.", "Made up.", ("image-segmentation",))
+
+    def convert(folder: Path, values: list[int], limit: int | None = None) -> list[int]:
+        source = SplitSource(values, lambda value: {"mask": png_image(np.full((4, 4), value, np.uint8))})
+        write_dataset(folder, ConversionSummary("tiny"), features, {"train": source}, card, limit, overwrite=True)
+        return [int(np.asarray(row["mask"])[0, 0]) for row in load_split(DataConfig(dataset=str(folder)), "train")]
+
+    first, second = tmp_path / "a" / "converted", tmp_path / "b" / "converted"
+    assert convert(first, list(range(12)), limit=7) == list(range(7))
+    assert convert(second, [100, 101]) == [100, 101]
+    assert convert(first, list(range(12))) == list(range(12))
+    assert [int(np.asarray(row["mask"])[0, 0]) for row in load_dataset_split(second, "train")] == [100, 101]
+    with pytest.raises(ValueError, match=r"no 'validation' split; it has \['train'\]"):
+        load_split(DataConfig(dataset=str(first)), "validation")
 
 
 def test_cli_prepare_dataset(rafd_root, tmp_path, capsys):

@@ -41,9 +41,9 @@ def _load_dataset(args: argparse.Namespace, resolution: int):
         )
         name = "SynthFaces"
     else:
-        import datasets
+        from ..data.loading import load_dataset_split
 
-        dataset, name = datasets.load_dataset(args.dataset, split=args.split), args.dataset
+        dataset, name = load_dataset_split(args.dataset, args.split), args.dataset
     if args.max_samples is not None:
         dataset = dataset.select(range(min(len(dataset), args.max_samples)))
     return dataset, name

@@ -27,6 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace OUT_DIR if it exists")
     parser.add_argument("--cameras", nargs="+", help="RaFD only: camera angles to keep (default: frontal 090)")
     parser.add_argument("--test-fraction", type=float, help="RaFD only: fraction of subjects held out (default 0.2)")
+    parser.add_argument(
+        "--premerged-masks",
+        metavar="DIR",
+        help="CelebAMask-HQ only: label maps written by the authors' g_mask.py (DIR/{i}.png, their class order, "
+        "renumbered) instead of the per-part masks",
+    )
     parser.set_defaults(func=run)
 
 
@@ -38,11 +44,15 @@ def run(args: argparse.Namespace) -> int:
         if args.dataset == "celebamask-hq":
             raise ValueError("--max-per-class applies to expression datasets (affectnet, rafd), not celebamask-hq.")
         options["max_per_class"] = args.max_per_class
-    rafd_options = {"cameras": args.cameras and tuple(args.cameras), "test_fraction": args.test_fraction}
-    for name, value in rafd_options.items():
+    only_for = {
+        "cameras": ("rafd", args.cameras and tuple(args.cameras)),
+        "test_fraction": ("rafd", args.test_fraction),
+        "premerged_masks": ("celebamask-hq", args.premerged_masks),
+    }
+    for name, (dataset, value) in only_for.items():
         if value is not None:
-            if args.dataset != "rafd":
-                raise ValueError(f"--{name.replace('_', '-')} applies to rafd only, not {args.dataset}.")
+            if args.dataset != dataset:
+                raise ValueError(f"--{name.replace('_', '-')} applies to {dataset} only, not {args.dataset}.")
             options[name] = value
     summary = CONVERTERS[args.dataset](args.src_root, args.out_dir, **options)
     print(summary.format())

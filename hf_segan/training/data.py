@@ -20,6 +20,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Sampler, default_collate
 
 from ..constants import EXPRESSIONS, FACE_PARSING_CLASSES, flip_permutation
+from ..data.loading import load_dataset_split
 from ..image_utils import pil_to_tensor
 from .config import DataConfig
 
@@ -231,7 +232,8 @@ def evaluation_loader(accelerator: Accelerator, dataset: FaceTrainingSet, batch_
 
 def load_split(config: DataConfig, split: str) -> datasets.Dataset:
     """The ``split`` of the configured dataset: generated SynthFaces or anything ``datasets.load_dataset`` reads
-    (a Hub name, a local folder of parquet files written by the converters, ...)."""
+    (a Hub name, a local folder of parquet files written by the converters, ...), through
+    :func:`~hf_segan.data.loading.load_dataset_split` so a local folder always loads its current files."""
     if config.dataset == "synthfaces":
         from ..data.synthfaces import load_synthfaces
 
@@ -239,7 +241,7 @@ def load_split(config: DataConfig, split: str) -> datasets.Dataset:
         check_kwargs(load_synthfaces, kwargs, "data.synthfaces")
         dataset = load_synthfaces(**kwargs)
     else:
-        dataset = datasets.load_dataset(config.dataset, config.dataset_config, split=split)
+        dataset = load_dataset_split(config.dataset, split, config.dataset_config)
     if split != config.split and config.max_eval_samples is not None:
         dataset = dataset.select(range(min(len(dataset), config.max_eval_samples)))
     return dataset

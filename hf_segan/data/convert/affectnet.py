@@ -4,7 +4,8 @@ Expected under the source root (as obtained from the AffectNet authors):
 
 - ``Manually_Annotated_file_lists/training.csv`` and ``validation.csv`` with columns ``subDirectory_filePath``,
   ``face_x``, ``face_y``, ``face_width``, ``face_height``, ``facial_landmarks`` (68 ``x;y`` pairs joined by
-  semicolons) and ``expression`` (plus valence/arousal, unused);
+  semicolons) and ``expression`` (plus valence/arousal, unused). As shipped, ``validation.csv`` has no header
+  line: its columns are read in ``training.csv``'s header order;
 - ``Manually_Annotated_Images/{subDirectory_filePath}``: the photos.
 
 Expression codes 0..7 are AffectNet's order, which is ``hf_segan.EXPRESSIONS``; codes 8 (None), 9 (Uncertain)
@@ -85,20 +86,34 @@ def eye_centers_from_landmarks(text: str) -> tuple[tuple[float, float], tuple[fl
     return (float(left[0]), float(left[1])), (float(right[0]), float(right[1]))
 
 
-def read_file_list(csv_path: Path, image_root: Path, summary: ConversionSummary) -> list[_Item]:
-    """The keepable rows of one AffectNet list; refuses a list that lacks a required column."""
+def read_header(csv_path: Path) -> list[str] | None:
+    """The column names of an AffectNet list, or None when its first line is already a data row.
+
+    As shipped, ``training.csv`` starts with a header line and ``validation.csv`` does not (its first field is an
+    image path): a list without a header has the same columns, in the same order, as the one with it.
+    """
     with csv_path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
+        first = next(csv.reader(handle), [])
+    headerless = bool(first) and first[0].lower().endswith((".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"))
+    return None if headerless else first
+
+
+def read_file_list(
+    csv_path: Path, image_root: Path, summary: ConversionSummary, columns: list[str] | None = None
+) -> list[_Item]:
+    """The keepable rows of one AffectNet list; ``columns`` names the columns of a list without a header line.
+
+    A list that lacks a required column is refused.
+    """
+    with csv_path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle, fieldnames=columns)
         missing = [column for column in REQUIRED_COLUMNS if column not in (reader.fieldnames or [])]
         if missing:
-            headerless = bool(reader.fieldnames) and reader.fieldnames[0].lower().endswith((".jpg", ".jpeg", ".png"))
-            hint = " It seems to have no header row: add training.csv's first line." if headerless else ""
             raise ValueError(
                 f"{csv_path} lacks required column(s) {missing}; an AffectNet list needs {list(REQUIRED_COLUMNS)}."
-                + hint
             )
         items = []
-        for line, row in enumerate(reader, start=2):
+        for line, row in enumerate(reader, start=1 if columns else 2):
             where = f"{csv_path}:{line}"
             try:
                 code = int(row["expression"])
@@ -148,7 +163,16 @@ def convert_affectnet(
         if not required.exists():
             raise FileNotFoundError(f"{required} not found: {root} is not an original AffectNet release.")
     summary = ConversionSummary(dataset="AffectNet")
-    split_items = {split: read_file_list(path, root / IMAGE_DIR, summary) for split, path in csv_paths.items()}
+    headers = {split: read_header(path) for split, path in csv_paths.items()}
+    shipped_header = next((header for header in headers.values() if header is not None), None)
+    if shipped_header is None:
+        raise ValueError(
+            f"Neither {' nor '.join(map(str, csv_paths.values()))} has a header line; training.csv ships with one."
+        )
+    split_items = {
+        split: read_file_list(path, root / IMAGE_DIR, summary, None if headers[split] else shipped_header)
+        for split, path in csv_paths.items()
+    }
 
     def convert(item: _Item) -> dict | None:
         photo = read_image(item.path, summary)

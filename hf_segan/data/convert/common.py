@@ -125,11 +125,20 @@ def read_image(path: Path, summary: ConversionSummary, mode: str = "RGB") -> np.
 
 
 def resize(image: np.ndarray, size: int, nearest: bool = False) -> np.ndarray:
-    """Resize to ``size`` x ``size``: area-averaged for photos, nearest for label maps (labels must not blend)."""
-    interpolation = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
+    """Resize to ``size`` x ``size``: area-averaged for photos, one source label per pixel for label maps.
+
+    A label map takes, for each output pixel, the source label under that pixel's centre (labels must not blend).
+    ``cv2.INTER_NEAREST`` would take the source pixel at the output pixel's top-left corner instead, which moves
+    every part by up to half an output pixel against the area-averaged photo.
+    """
     if image.shape[:2] == (size, size):
         return image
-    return cv2.resize(image, (size, size), interpolation=interpolation)
+    if not nearest:
+        return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    height, width = image.shape[:2]
+    rows = np.minimum(((np.arange(size) + 0.5) * height / size).astype(np.int64), height - 1)
+    cols = np.minimum(((np.arange(size) + 0.5) * width / size).astype(np.int64), width - 1)
+    return image[rows[:, None], cols]
 
 
 def jpeg_image(rgb: np.ndarray) -> dict[str, Any]:
