@@ -16,7 +16,7 @@ from hf_segan.cli import main
 from hf_segan.constants import CANONICAL_EYE_CENTERS, EXPRESSIONS, FACE_PARSING_CLASSES
 from hf_segan.data.convert import convert_affectnet, convert_celebamask_hq, convert_rafd
 from hf_segan.data.convert.common import CardText, ConversionSummary, SplitSource, png_image, write_dataset
-from hf_segan.data.convert.rafd import held_out_subjects
+from hf_segan.data.convert.rafd import RAFD_EXPRESSIONS, held_out_subjects
 from hf_segan.data.loading import load_dataset_split
 from hf_segan.training.config import DataConfig
 from hf_segan.training.data import load_split
@@ -352,39 +352,71 @@ def test_affectnet_refuses_a_list_without_a_required_column(tmp_path):
 # -------------------------------------------------------------------------------------------------------- RaFD
 
 
+#: The blue channel of each expression's photo, so a crop tells which photo it came from.
+RAFD_BLUE = {"angry": 0, "happy": 120, "contemptuous": 250, "sad": 60, "fearful": 190}
+
+
+def rafd_photo(face: np.ndarray, word: str) -> np.ndarray:
+    photo = face.copy()
+    photo[..., 2] = RAFD_BLUE[word]
+    return photo
+
+
 @pytest.fixture(scope="module")
 def rafd_root(tmp_path_factory) -> Path:
-    """Five subjects, played by the astronaut's face (scaled and mirrored), plus malformed files."""
+    """Five subjects, played by the astronaut's face (scaled and mirrored), in three expressions looking ahead;
+    subject 1 also in two looking left; plus malformed files."""
     root = tmp_path_factory.mktemp("RaFD")
     face = cv2.resize(data.astronaut()[0:320, 60:380], (160, 160), interpolation=cv2.INTER_AREA)
     for subject in range(1, 6):
-        photo = face if subject % 2 else face[:, ::-1].copy()
+        mirrored = face if subject % 2 else face[:, ::-1].copy()
         for word in ("angry", "happy", "contemptuous"):
-            save_jpeg(root / f"Rafd090_{subject:02d}_Caucasian_female_{word}_frontal.jpg", photo)
+            save_jpeg(root / f"Rafd090_{subject:02d}_Caucasian_female_{word}_frontal.jpg", rafd_photo(mirrored, word))
+    for word in ("sad", "fearful"):
+        save_jpeg(root / "left" / f"Rafd090_01_Caucasian_female_{word}_left.jpg", rafd_photo(face, word))
     save_jpeg(root / "Rafd045_01_Caucasian_female_angry_frontal.jpg", face)  # another camera: dropped
+    save_jpeg(root / "Rafd090_02_Caucasian_female_sad_right.jpg", face)  # alone in its gaze: no pair, dropped
     save_jpeg(root / "Rafd090_06_Caucasian_male_bored_frontal.jpg", face)  # unknown expression
     save_jpeg(root / "holiday.jpg", face)  # not a RaFD file
-    save_jpeg(root / "Rafd090_07_Moroccan_male_sad_left.jpg", np.full((160, 160, 3), 90, np.uint8))  # no face
-    save_truncated_jpeg(root / "sub" / "Rafd090_08_Kid_male_fearful_right.jpg", face)  # unreadable
+    save_jpeg(root / "Rafd090_01_Caucasian_female_happy_left.jpg", np.full((160, 160, 3), 90, np.uint8))  # no face
+    save_truncated_jpeg(root / "sub" / "Rafd090_03_Caucasian_female_sad_frontal.jpg", face)  # unreadable
     return root
 
 
-def test_rafd_crops_detected_faces_with_subject_disjoint_splits(rafd_root, tmp_path):
+def test_rafd_rows_are_true_pairs_with_subject_disjoint_splits(rafd_root, tmp_path):
     out = tmp_path / "rafd"
     summary = convert_rafd(rafd_root, out, image_size=48, test_fraction=0.2)
-    dataset = load(out, tmp_path)
+    dataset = {split: load_dataset_split(out, split) for split in ("train", "test")}
 
-    assert dataset["train"].features["expression"].names == list(EXPRESSIONS)
-    train_ids, test_ids = set(dataset["train"]["identity"]), set(dataset["test"]["identity"])
+    train, test = dataset["train"], dataset["test"]
+    assert train.features["expression"].names == list(EXPRESSIONS) == train.features["target_expression"].names
+    train_ids, test_ids = set(train["identity"]), set(test["identity"])
     assert train_ids | test_ids == {1, 2, 3, 4, 5}
     assert not train_ids & test_ids and len(test_ids) == 1
-    assert len(dataset["train"]) == 12 and len(dataset["test"]) == 3
-    for split in ("train", "test"):
-        names = dataset[split].features["expression"].names
-        assert {names[i] for i in dataset[split]["expression"]} == {"anger", "happy", "contempt"}
-    assert np.asarray(dataset["test"][0]["image"]).shape == (48, 48, 3)
+    # 3 expressions per subject looking ahead: 6 ordered pairs each; subject 1 looking left: sad <-> fearful (its
+    # faceless happy photo spoils the 4 pairs it is in); subject 3's unreadable sad photo spoils 6.
+    assert len(train) + len(test) == 5 * 6 + 2
+    names = train.features["expression"].names
+    blue_of = {RAFD_EXPRESSIONS[word]: blue for word, blue in RAFD_BLUE.items()}
+    seen = set()
+    for split in (train, test):
+        for row in split:
+            assert row["angle"] == 90 and row["gaze"] in ("frontal", "left")
+            source, target = names[row["expression"]], names[row["target_expression"]]
+            assert source != target
+            seen.add((row["identity"], row["gaze"], source, target))
+            for image, expression in ((row["image"], source), (row["target_image"], target)):
+                assert abs(int(np.median(np.asarray(image)[..., 2])) - blue_of[expression]) < 12, expression
+    assert (1, "left", "sad", "fear") in seen and (1, "left", "fear", "sad") in seen
+    assert {(s, t) for i, g, s, t in seen if i == 4} == {
+        (s, t) for s in ("anger", "happy", "contempt") for t in ("anger", "happy", "contempt") if s != t
+    }
+    assert np.asarray(test[0]["image"]).shape == np.asarray(test[0]["target_image"]).shape == (48, 48, 3)
 
-    assert summary.dropped == {"camera 045 not selected": 1}
+    assert summary.dropped == {
+        "camera 045 not selected": 1,
+        "no other expression of the same subject, camera and gaze": 1,
+    }
     assert summary.skip_counts() == {
         "unknown expression": 1,
         "not a RaFD file name": 1,

@@ -1,4 +1,4 @@
-"""RaFD (original release layout) -> expression dataset with ``image``, ``expression`` and ``identity`` columns.
+"""RaFD (original release layout) -> expression dataset of true pairs: a photo and the same face in another expression.
 
 The Radboud Faces Database ships as JPEG files named ``Rafd{camera}_{subject}_{ethnicity}_{gender}_{expression}_
 {gaze}.jpg`` (e.g. ``Rafd090_01_Caucasian_female_angry_frontal.jpg``), anywhere under the source root. Its eight
@@ -7,10 +7,19 @@ other cameras are dropped (counted). Faces are found with :func:`hf_segan.alignm
 onto the canonical template with :func:`~hf_segan.alignment.align_face`, exactly as photos are at inference;
 photos where no face is found are skipped and reported. The train/test split is subject-disjoint: a fixed,
 evenly spread subset of the subject ids is held out, so no test identity is ever seen in training.
+
+Every subject was photographed in every expression from the same camera with the same gaze, so RaFD has true
+pairs, like SynthFaces: a row holds a photo (``image``, ``expression``, ``identity`` = subject, ``angle`` = camera
+angle in degrees, ``gaze``) and a photo of the same subject, camera and gaze in another expression
+(``target_image``, ``target_expression``), the columns the training script's paired loss reads. Every ordered
+pair is a row, so each photo appears once per other expression of its group (7 times in a complete release);
+a photo with no other expression in its group cannot be paired and is dropped (counted).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import re
 from dataclasses import dataclass
@@ -41,14 +50,27 @@ _FILE_NAME = re.compile(
     re.IGNORECASE,
 )
 
-FEATURES = Features({"image": Image(), "expression": ClassLabel(names=list(EXPRESSIONS)), "identity": Value("int64")})
+FEATURES = Features(
+    {
+        "image": Image(),
+        "expression": ClassLabel(names=list(EXPRESSIONS)),
+        "identity": Value("int64"),
+        "angle": Value("int64"),
+        "gaze": Value("string"),
+        "target_image": Image(),
+        "target_expression": ClassLabel(names=list(EXPRESSIONS)),
+    }
+)
 
 CARD = CardText(
     pretty_name="RaFD expressions",
     description=(
         "Canonically aligned face crops of the Radboud Faces Database labelled with the 8 expressions of "
-        "`hf_segan.EXPRESSIONS`; `identity` is the RaFD subject number. Train and test subjects are disjoint. "
-        "Faces were found with OpenCV's Haar cascade; photos without a detected face were skipped."
+        "`hf_segan.EXPRESSIONS`, in pairs: each row holds a photo (`image`, `expression`; `identity` is the RaFD "
+        "subject number, `angle` the camera angle in degrees, `gaze` the gaze direction) and the same subject, "
+        "camera and gaze in another expression (`target_image`, `target_expression`); every ordered pair is a "
+        "row. Train and test subjects are disjoint. Faces were found with OpenCV's Haar cascade; photos without a "
+        "detected face were skipped."
     ),
     licence=(
         "RaFD is available from Radboud University (https://rafd.socsci.ru.nl/) under its own terms of use for "
@@ -59,10 +81,18 @@ CARD = CardText(
 
 
 @dataclass(frozen=True)
-class _Item:
+class _Photo:
     path: Path
     expression: str
     subject: int
+    angle: int
+    gaze: str
+
+
+@dataclass(frozen=True)
+class _Pair:
+    source: _Photo
+    target: _Photo
 
 
 def held_out_subjects(subjects: list[int], test_fraction: float) -> set[int]:
@@ -78,7 +108,7 @@ def held_out_subjects(subjects: list[int], test_fraction: float) -> set[int]:
     return {ordered[int((k + 0.5) * len(ordered) / count)] for k in range(count)}
 
 
-def parse_file_names(root: Path, cameras: tuple[str, ...], summary: ConversionSummary) -> list[_Item]:
+def parse_file_names(root: Path, cameras: tuple[str, ...], summary: ConversionSummary) -> list[_Photo]:
     """The RaFD photos under ``root`` taken by one of ``cameras``, in file-name order."""
     items = []
     for path in sorted(root.rglob("*")):
@@ -95,8 +125,28 @@ def parse_file_names(root: Path, cameras: tuple[str, ...], summary: ConversionSu
         if match["camera"] not in cameras:
             summary.dropped[f"camera {match['camera']} not selected"] += 1
             continue
-        items.append(_Item(path, RAFD_EXPRESSIONS[word], int(match["subject"])))
+        photo = _Photo(path, RAFD_EXPRESSIONS[word], int(match["subject"]), int(match["camera"]), match["gaze"].lower())
+        items.append(photo)
     return items
+
+
+def _group_key(photo: _Photo) -> tuple[int, int, str]:
+    return photo.subject, photo.angle, photo.gaze
+
+
+def true_pairs(photos: list[_Photo], summary: ConversionSummary) -> list[_Pair]:
+    """Every ordered pair of photos of one subject, camera and gaze in two different expressions, group by group.
+
+    Photos with no other expression in their group are dropped (counted).
+    """
+    pairs = []
+    for _, group in itertools.groupby(sorted(photos, key=_group_key), key=_group_key):
+        members = list(group)
+        if len({photo.expression for photo in members}) < 2:
+            summary.dropped["no other expression of the same subject, camera and gaze"] += len(members)
+            continue
+        pairs.extend(_Pair(a, b) for a in members for b in members if a.expression != b.expression)
+    return pairs
 
 
 def convert_rafd(
@@ -109,7 +159,7 @@ def convert_rafd(
     limit: int | None = None,
     overwrite: bool = False,
 ) -> ConversionSummary:
-    """Convert an original RaFD download into an HF dataset folder with ``image``, ``expression``, ``identity``.
+    """Convert an original RaFD download into an HF dataset folder of true pairs (see the module docstring).
 
     ``cameras`` are RaFD's three-digit camera angles to keep (000, 045, 090, 135, 180; 090 is frontal; the Haar
     detector finds frontal faces only, so profile photos will mostly be skipped). ``test_fraction`` of the
@@ -126,27 +176,43 @@ def convert_rafd(
     if not root.is_dir():
         raise FileNotFoundError(f"RaFD source folder {root} not found.")
     summary = ConversionSummary(dataset="RaFD")
-    items = parse_file_names(root, tuple(cameras), summary)
-    held_out = held_out_subjects([item.subject for item in items], test_fraction)
+    photos = parse_file_names(root, tuple(cameras), summary)
+    held_out = held_out_subjects([photo.subject for photo in photos], test_fraction)
 
-    def convert(item: _Item) -> dict | None:
-        photo = read_image(item.path, summary)
-        if photo is None:
+    # Pairs come group by group (at most 8 photos each): a small cache crops every photo once.
+    @functools.lru_cache(maxsize=32)
+    def crop(photo: _Photo) -> dict | None:
+        rgb = read_image(photo.path, summary)
+        if rgb is None:
             return None
-        faces = detect_faces(photo)
+        faces = detect_faces(rgb)
         if not faces:
-            summary.skip(item.path, "no face detected")
+            summary.skip(photo.path, "no face detected")
             return None
-        aligned = align_face(photo, faces[0], size=image_size)
-        return {"image": jpeg_image(aligned.crop), "expression": item.expression, "identity": item.subject}
+        return jpeg_image(align_face(rgb, faces[0], size=image_size).crop)
 
-    split_items = {
-        "train": [item for item in items if item.subject not in held_out],
-        "test": [item for item in items if item.subject in held_out],
+    def convert(pair: _Pair) -> dict | None:
+        image, target = crop(pair.source), crop(pair.target)
+        if image is None or target is None:
+            return None
+        source = pair.source
+        return {
+            "image": image,
+            "expression": source.expression,
+            "identity": source.subject,
+            "angle": source.angle,
+            "gaze": source.gaze,
+            "target_image": target,
+            "target_expression": pair.target.expression,
+        }
+
+    split_photos = {
+        "train": [photo for photo in photos if photo.subject not in held_out],
+        "test": [photo for photo in photos if photo.subject in held_out],
     }
     splits = {
-        split: SplitSource(members, convert, label_of=lambda item: item.expression)
-        for split, members in split_items.items()
+        split: SplitSource(true_pairs(members, summary), convert, label_of=lambda pair: pair.source.expression)
+        for split, members in split_photos.items()
     }
     return write_dataset(
         out_dir, summary, FEATURES, splits, CARD, limit=limit, max_per_class=max_per_class, overwrite=overwrite
