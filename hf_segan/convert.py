@@ -54,6 +54,9 @@ def _reference_prefixes() -> tuple[tuple[str, str], ...]:
 
 
 _PREFIXES = _reference_prefixes()
+#: The face-crop side the public checkpoint was trained and evaluated at (face-parsing.PyTorch's 512 px crops);
+#: recorded as the converted parser's ``input_resolution``.
+PUBLIC_CHECKPOINT_RESOLUTION = 512
 
 
 def reference_key_to_ours(key: str) -> str | None:
@@ -144,7 +147,8 @@ def _read_state_dict(path: Path) -> Mapping[str, torch.Tensor]:
 
 
 def load_reference_bisenet(path: str | Path) -> BiSeNetFaceParser:
-    """Load ``79999_iter.pth`` (or any checkpoint of the same model) into a default :class:`BiSeNetFaceParser`.
+    """Load ``79999_iter.pth`` (or any checkpoint of the same model) into a default :class:`BiSeNetFaceParser`
+    whose ``input_resolution`` is the checkpoint's 512 px.
 
     The file is read with ``torch.load(weights_only=True)``: a checkpoint that needs arbitrary code to unpickle
     is refused rather than executed. A bare state dict and one wrapped as ``{"state_dict": ...}`` are accepted.
@@ -153,6 +157,6 @@ def load_reference_bisenet(path: str | Path) -> BiSeNetFaceParser:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{str(path)!r} is not a file; expected a face-parsing BiSeNet checkpoint (.pth).")
-    model = BiSeNetFaceParser()
+    model = BiSeNetFaceParser(input_resolution=PUBLIC_CHECKPOINT_RESOLUTION)
     model.load_state_dict(convert_bisenet_state_dict(_read_state_dict(path), model), strict=True)
     return model.eval()

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .models.validation import check_condition, check_image
-from .pipeline import SeganPipeline
+from .pipeline import SeganPipeline, parsing_probs_at
 
 #: Largest elementwise difference between ONNX Runtime and eager PyTorch accepted by the tests (images in [-1, 1]).
 ONNX_TOLERANCE = 1e-4
@@ -30,10 +30,10 @@ class ParseAndEdit(nn.Module):
 
     def __init__(self, pipe: SeganPipeline) -> None:
         super().__init__()
-        self.parser, self.editor = pipe.parser, pipe.editor
+        self.parser, self.editor, self.parser_resolution = pipe.parser, pipe.editor, pipe.parser_resolution
 
     def forward(self, images: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        probs = self.parser(images, return_aux=False).logits.softmax(1)
+        probs = parsing_probs_at(self.parser, images, self.parser_resolution)
         out = self.editor(images, probs, condition)
         return out.images, out.attention
 

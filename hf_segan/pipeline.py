@@ -79,6 +79,37 @@ class PhotoEditResult:
     notes: list[str]
 
 
+#: Parser classes by the ``_class_name`` a saved parser's ``config.json`` holds.
+PARSER_CLASSES = {cls.__name__: cls for cls in (BiSeNetFaceParser, UNetFaceParser)}
+
+
+def parser_folder_class(path: str | os.PathLike) -> type[BiSeNetFaceParser] | type[UNetFaceParser] | None:
+    """The class of a local parser-only model folder (e.g. ``hf-segan convert-bisenet``'s output or
+    ``train_parser.py``'s ``best``), or None for anything else (a pipeline folder, a hub id, ...)."""
+    folder = Path(path)
+    config = folder / "config.json"
+    if not config.is_file() or (folder / "model_index.json").exists():
+        return None
+    try:
+        class_name = json.loads(config.read_text()).get("_class_name")
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    return PARSER_CLASSES.get(class_name)
+
+
+def parsing_probs_at(parser: torch.nn.Module, images: torch.Tensor, size: int) -> torch.Tensor:
+    """``parser``'s class probabilities for images (B, 3, H, W) in [-1, 1], parsed at ``size`` x ``size`` and
+    returned at (H, W): a parser sees faces at the scale it was trained at, whatever size the caller works at."""
+    height, width = images.shape[2:]
+    resized = (height, width) != (size, size)
+    if resized:
+        images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    probs = parser(images, return_aux=False).logits.float().softmax(1)
+    if resized:
+        probs = F.interpolate(probs, size=(height, width), mode="bilinear", align_corners=False)
+    return probs
+
+
 def check_pipeline_folder(path: str | os.PathLike) -> None:
     """Refuse, with a clear message, a local folder that is not a saved SeganPipeline or that holds only pickle
     weights (only safetensors are ever loaded)."""
@@ -87,7 +118,8 @@ def check_pipeline_folder(path: str | os.PathLike) -> None:
         return  # a hub id: diffusers resolves (and in offline mode, reports) it
     index = folder / "model_index.json"
     if not index.is_file():
-        raise ValueError(f"{folder} is not a SeganPipeline folder (no model_index.json).")
+        hint = " It holds a face parser: load it with SeganPipeline.from_parser." if parser_folder_class(folder) else ""
+        raise ValueError(f"{folder} is not a SeganPipeline folder (no model_index.json).{hint}")
     try:
         class_name = json.loads(index.read_text()).get("_class_name")
     except json.JSONDecodeError as error:
@@ -109,8 +141,10 @@ class SeganPipeline(DiffusionPipeline):
     Args:
         parser: a face parser (:class:`~hf_segan.models.bisenet.BiSeNetFaceParser` or
             :class:`~hf_segan.models.unet.UNetFaceParser`).
-        editor: a :class:`~hf_segan.models.editor.HierarchicalExpressionGenerator`.
-        resolution: the square side the models were trained at; inputs are resized to it.
+        editor: a :class:`~hf_segan.models.editor.HierarchicalExpressionGenerator`, or None for a pipeline that
+            only parses (:meth:`from_parser`).
+        resolution: the square side the editor was trained at; inputs are resized to it. The parser parses at its
+            own ``input_resolution`` where its config records one (:attr:`parser_resolution`).
     """
 
     model_cpu_offload_seq = "parser->editor"
@@ -120,7 +154,7 @@ class SeganPipeline(DiffusionPipeline):
     def __init__(
         self,
         parser: BiSeNetFaceParser | UNetFaceParser,
-        editor: HierarchicalExpressionGenerator,
+        editor: HierarchicalExpressionGenerator | None,
         resolution: int = 128,
     ) -> None:
         super().__init__()
@@ -133,6 +167,36 @@ class SeganPipeline(DiffusionPipeline):
         check_pipeline_folder(pretrained_model_name_or_path)
         kwargs.setdefault("use_safetensors", True)
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
+    @classmethod
+    def from_parser(
+        cls, parser: str | os.PathLike | BiSeNetFaceParser | UNetFaceParser, resolution: int | None = None
+    ) -> SeganPipeline:
+        """A parse-only pipeline around a parser model or a parser-only folder (safetensors only), at the parser's
+        ``input_resolution`` unless ``resolution`` is given: ``parse`` works, editing raises a ValueError."""
+        if not isinstance(parser, tuple(PARSER_CLASSES.values())):
+            parser_class = parser_folder_class(parser)
+            if parser_class is None:
+                raise ValueError(f"{parser} is not a face parser folder (a config.json naming {list(PARSER_CLASSES)}).")
+            parser = parser_class.from_pretrained(parser, use_safetensors=True)
+        resolution = resolution or parser.config.input_resolution
+        if resolution is None:
+            raise ValueError(
+                "The parser's config records no input_resolution (the side it was trained at); pass resolution=."
+            )
+        return cls(parser=parser.eval(), editor=None, resolution=resolution)
+
+    @property
+    def parser_resolution(self) -> int:
+        """The side faces are parsed at: the parser's recorded ``input_resolution``, else :attr:`config.resolution`."""
+        return getattr(self.parser.config, "input_resolution", None) or self.config.resolution
+
+    def _require_editor(self) -> None:
+        if self.editor is None:
+            raise ValueError(
+                "This pipeline has no editor (it was built around a parser alone): it can parse faces but not edit "
+                "them; load a SeganPipeline folder to edit."
+            )
 
     def enable_fast_path(self, dtype: torch.dtype | None = None) -> SeganPipeline:
         """Make this pipeline's inference faster, in place; returns the pipeline (see :mod:`hf_segan.fast_path`).
@@ -149,7 +213,8 @@ class SeganPipeline(DiffusionPipeline):
             )
         dtype = fast_dtype(self.device) if dtype is None else dtype
         prepare_for_inference(self.parser, dtype, channels_last=True)
-        prepare_for_inference(self.editor, dtype, channels_last=False)
+        if self.editor is not None:
+            prepare_for_inference(self.editor, dtype, channels_last=False)
         self.fast_path_dtype = dtype
         return self
 
@@ -165,15 +230,16 @@ class SeganPipeline(DiffusionPipeline):
 
     # --- inputs -----------------------------------------------------------------------------------------------
 
-    def _resize(self, image: torch.Tensor) -> torch.Tensor:
-        size = self.config.resolution
+    def _resize(self, image: torch.Tensor, size: int | None = None) -> torch.Tensor:
+        size = size or self.config.resolution
         return F.interpolate(image[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
     # --- inference --------------------------------------------------------------------------------------------
 
     def parsing_probs(self, batch: torch.Tensor) -> torch.Tensor:
-        """The parser's class probabilities (B, num_classes, H, W) for model-ready images (B, 3, H, W) in [-1, 1]."""
-        return self.parser(batch, return_aux=False).logits.float().softmax(1)
+        """The parser's class probabilities (B, num_classes, H, W) for model-ready images (B, 3, H, W) in [-1, 1],
+        parsed at :attr:`parser_resolution`."""
+        return parsing_probs_at(self.parser, batch, self.parser_resolution)
 
     @torch.inference_mode()
     def __call__(
@@ -186,6 +252,7 @@ class SeganPipeline(DiffusionPipeline):
         batch_size: int = 16,
     ) -> SeganPipelineOutput:
         """Edit face crops toward ``expression`` at ``intensity``; ``regions`` limits which groups may change."""
+        self._require_editor()
         _check_run_arguments(output_type, batch_size)
         condition = expression_condition(expression, intensity)
         originals = from_any(images)
@@ -194,7 +261,11 @@ class SeganPipeline(DiffusionPipeline):
         for start in range(0, len(originals), batch_size):
             chunk = originals[start : start + batch_size]
             small = torch.cat([self._resize(image) for image in chunk]).to(device, dtype)
-            probs = self.parsing_probs(small)
+            # The parser reads the originals at its own resolution (the editor resizes its probabilities).
+            parser_input = small
+            if self.parser_resolution != self.config.resolution:
+                parser_input = torch.cat([self._resize(image, self.parser_resolution) for image in chunk])
+            probs = self.parsing_probs(parser_input.to(device, dtype))
             out = self.editor(
                 small, probs.to(dtype), condition.to(device, dtype).expand(len(chunk), -1), editable_regions=regions
             )
@@ -237,7 +308,9 @@ class SeganPipeline(DiffusionPipeline):
         device, dtype = self.parser.device, self.parser.dtype
         for start in range(0, len(originals), batch_size):
             chunk = originals[start : start + batch_size]
-            probs = self.parsing_probs(torch.cat([self._resize(image) for image in chunk]).to(device, dtype))
+            probs = self.parsing_probs(
+                torch.cat([self._resize(image, self.parser_resolution) for image in chunk]).to(device, dtype)
+            )
             for i, original in enumerate(chunk):
                 up = F.interpolate(probs[i : i + 1], size=original.shape[1:], mode="bilinear", align_corners=False)
                 labels.append(up[0].argmax(0).cpu())
@@ -274,6 +347,7 @@ class SeganPipeline(DiffusionPipeline):
             box: a precomputed face box ``(x, y, width, height)`` instead of detection.
             feather: width of the blend ramp at the face's edge (fraction of the crop side).
         """
+        self._require_editor()
         if faces not in ("largest", "all"):
             raise ValueError(f"faces must be 'largest' or 'all', got {faces!r}.")
         expression_condition(expression, intensity)  # validate before any work

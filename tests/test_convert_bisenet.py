@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -240,3 +241,60 @@ def test_cli_replaces_an_existing_folder_only_when_asked(reference, tmp_path, ca
     assert main(["convert-bisenet", str(path), str(out_dir), "--overwrite"]) == 0
     assert sorted(p.name for p in out_dir.iterdir()) == ["config.json", "diffusion_pytorch_model.safetensors"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("parser")] == ["parser"]  # no temp leftovers
+
+
+def he_initialised_reference():
+    """A reference state dict whose outputs vary across a face (the small random weights above give one label
+    everywhere): convolutions He-initialised, BatchNorms the identity plus a small random shift."""
+    generator = torch.Generator().manual_seed(0)
+    state = {}
+    for key, shape in reference_shapes().items():
+        if len(shape) == 4:
+            state[key] = torch.randn(shape, generator=generator) * (2 / (shape[1] * shape[2] * shape[3])) ** 0.5
+        elif key.endswith(("running_var", "weight")):
+            state[key] = torch.ones(shape)
+        elif key.endswith("running_mean"):
+            state[key] = torch.zeros(shape)
+        else:
+            state[key] = torch.randn(shape, generator=generator) * 0.1
+    return state
+
+
+def test_a_converted_parser_is_used_from_the_cli_and_the_pipeline_at_its_512_px(tmp_path, capsys):
+    """The public checkpoint parses 512 px crops: a 512 px face must reach it untouched (parsing it at the
+    pipeline's usual 128 px gives other labels), whether through `parse`, `info` or a pipeline."""
+    from PIL import Image
+    from skimage import data
+
+    from hf_segan.image_utils import pil_to_tensor
+    from hf_segan.pipeline import SeganPipeline
+    from tests.conftest import build_tiny_pipeline
+
+    checkpoint, folder = tmp_path / "79999_iter.pth", tmp_path / "bisenet"
+    torch.save(he_initialised_reference(), checkpoint)
+    assert main(["convert-bisenet", str(checkpoint), str(folder)]) == 0
+    face = Image.fromarray(data.astronaut()[0:320, 60:380]).resize((512, 512), Image.BILINEAR)
+    face.save(tmp_path / "face.png")
+    with torch.no_grad():
+        model = BiSeNetFaceParser.from_pretrained(folder).eval()
+        expected = model(pil_to_tensor(face)[None]).logits.argmax(1)[0].numpy()
+        at_128 = torch.nn.functional.interpolate(pil_to_tensor(face)[None], size=128, mode="bilinear", antialias=True)
+        assert (model(at_128).logits.argmax(1)[0].numpy() != expected[::4, ::4]).mean() > 0.2  # the size matters
+
+    assert main(["info", str(folder)]) == 0
+    info = capsys.readouterr().out
+    assert "resolution: 512x512" in info and "parser: BiSeNetFaceParser" in info and "editor: none" in info
+    assert main(["parse", str(tmp_path / "face.png"), "--out", str(tmp_path / "parsed"), "--model", str(folder)]) == 0
+    labels = np.asarray(Image.open(tmp_path / "parsed" / "face_labels.png"))
+    np.testing.assert_array_equal(labels, expected)
+    assert main(["edit", str(tmp_path / "face.png"), "--out", str(tmp_path / "e"), "--aligned", "--model", str(folder)])
+    assert "no editor" in capsys.readouterr().err
+
+    editor_pipe = build_tiny_pipeline(resolution=64)
+    pipe = SeganPipeline(parser=model, editor=editor_pipe.editor, resolution=64)
+    assert pipe.parser_resolution == 512
+    np.testing.assert_array_equal(pipe.parse(face)[0], expected)
+    np.testing.assert_array_equal(pipe(face, output_type="np").parsing[0], expected)
+    pipe.save_pretrained(tmp_path / "pipe")
+    reloaded = SeganPipeline.from_pretrained(tmp_path / "pipe")
+    assert reloaded.parser_resolution == 512 and reloaded.config.resolution == 64

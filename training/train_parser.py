@@ -103,7 +103,8 @@ def main(argv: Sequence[str]) -> None:
     accelerator = create_accelerator(config)
     output_dir = Path(config.output_dir)
     set_seed(config.seed)
-    model = parser_class(**config.model.kwargs)
+    # The pipeline parses faces at the side the parser learned them at.
+    model = parser_class(**{**config.model.kwargs, "input_resolution": config.data.resolution})
     optimizer = make_optimizer(model.parameters(), config.optim)
     model, optimizer = accelerator.prepare(model, optimizer)
     columns = ["image", "mask"]

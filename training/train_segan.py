@@ -521,9 +521,10 @@ def main(argv: Sequence[str]) -> None:
     if config.debug_record_indices:
         record_indices(accelerator, output_dir, seen_indices)
     if accelerator.is_main_process:
-        pipeline = SeganPipeline(
-            parser=trainer.unwrap(trainer.parser), editor=trainer.ema_editor, resolution=config.data.resolution
-        )
+        parser = trainer.unwrap(trainer.parser)
+        # The editor learned from this parser's probabilities on faces at the data's resolution: parse at it.
+        parser.register_to_config(input_resolution=config.data.resolution)
+        pipeline = SeganPipeline(parser=parser, editor=trainer.ema_editor, resolution=config.data.resolution)
         save_pretrained_atomic(pipeline, output_dir / "pipeline")
         summary = {
             "script": "train_segan",

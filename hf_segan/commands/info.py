@@ -10,7 +10,9 @@ from ._common import load_pipeline
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("info", help="Describe a SeganPipeline: components, labels, regions, provenance.")
-    parser.add_argument("model", nargs="?", help="SeganPipeline folder or hub id (default: the bundled model)")
+    parser.add_argument(
+        "model", nargs="?", help="SeganPipeline folder, hub id or parser-only folder (default: the bundled model)"
+    )
     parser.add_argument("--device", default="cpu")
     parser.set_defaults(func=run)
 
@@ -21,13 +23,19 @@ def describe(pipe, folder: Path | None) -> list[str]:
     from ..models.regions import resolve_region_groups
 
     lines = [f"resolution: {pipe.config.resolution}x{pipe.config.resolution}"]
+    if pipe.parser_resolution != pipe.config.resolution:
+        lines.append(f"parser resolution: {pipe.parser_resolution}x{pipe.parser_resolution}")
     for name in ("parser", "editor"):
         component = getattr(pipe, name)
+        if component is None:
+            lines.append(f"{name}: none (a parser-only folder: hf-segan parse works, edit does not)")
+            continue
         params = sum(p.numel() for p in component.parameters())
         lines.append(f"{name}: {type(component).__name__} ({params:,} parameters)")
-    editor = pipe.editor.config
-    lines.append(f"region source: {editor.region_source}")
-    if editor.region_source != "none":
+    editor = pipe.editor.config if pipe.editor is not None else None
+    if editor is not None:
+        lines.append(f"region source: {editor.region_source}")
+    if editor is not None and editor.region_source != "none":
         groups = resolve_region_groups(editor.region_groups)
         lines.append("region groups: " + "; ".join(f"{k} = {', '.join(v)}" for k, v in groups.items()))
     lines.append(f"parsing classes ({len(FACE_PARSING_CLASSES)}): {', '.join(FACE_PARSING_CLASSES)}")

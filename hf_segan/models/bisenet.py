@@ -28,7 +28,14 @@ from torch import nn
 
 from ..constants import FACE_PARSING_CLASSES
 from .layers import ConvNormAct
-from .parsing import IMAGENET_MEAN, IMAGENET_STD, FaceParserOutput, normalization_lists, normalize_parser_input
+from .parsing import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    FaceParserOutput,
+    check_input_resolution,
+    normalization_lists,
+    normalize_parser_input,
+)
 from .resnet import ResNet18Features
 
 SPATIAL_PATHS = ("backbone", "conv")
@@ -115,6 +122,9 @@ class BiSeNetFaceParser(ModelMixin, ConfigMixin):
         head_channels: hidden width of the auxiliary heads.
         spatial_path: ``backbone`` (stride-8 ResNet features, the public checkpoint) or ``conv`` (the paper's
             three stride-2 convolutions).
+        input_resolution: the square side the parser was trained at; :class:`~hf_segan.pipeline.SeganPipeline`
+            resizes faces to it before parsing (None: unknown, the pipeline's own resolution is used). Not read
+            by ``forward``.
     """
 
     @register_to_config
@@ -129,8 +139,10 @@ class BiSeNetFaceParser(ModelMixin, ConfigMixin):
         fusion_channels: int = 256,
         head_channels: int = 64,
         spatial_path: str = "backbone",
+        input_resolution: int | None = None,
     ) -> None:
         super().__init__()
+        check_input_resolution(input_resolution)
         if spatial_path not in SPATIAL_PATHS:
             raise ValueError(f"Unknown spatial_path {spatial_path!r}; expected one of {SPATIAL_PATHS}.")
         image_mean, image_std = normalization_lists(image_mean, image_std, in_channels)

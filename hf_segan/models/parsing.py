@@ -43,6 +43,15 @@ def normalization_lists(
     return list(image_mean), list(image_std)
 
 
+def check_input_resolution(input_resolution: int | None) -> None:
+    """``input_resolution`` (the square side a parser was trained at, which the pipeline parses faces at) must be a
+    positive integer, or None when it is not known."""
+    if input_resolution is not None and (
+        isinstance(input_resolution, bool) or not isinstance(input_resolution, int) or input_resolution < 1
+    ):
+        raise ValueError(f"input_resolution must be a positive integer or None, got {input_resolution!r}.")
+
+
 def normalize_parser_input(
     images: torch.Tensor, mean: tuple[float, ...] | list[float], std: tuple[float, ...] | list[float]
 ) -> torch.Tensor:

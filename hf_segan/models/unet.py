@@ -17,7 +17,14 @@ from torch import nn
 
 from ..constants import FACE_PARSING_CLASSES
 from .layers import ConvNormAct
-from .parsing import IMAGENET_MEAN, IMAGENET_STD, FaceParserOutput, normalization_lists, normalize_parser_input
+from .parsing import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    FaceParserOutput,
+    check_input_resolution,
+    normalization_lists,
+    normalize_parser_input,
+)
 
 
 class DoubleConv(nn.Sequential):
@@ -40,6 +47,9 @@ class UNetFaceParser(ModelMixin, ConfigMixin):
         base_channels: width of the first stage; each stage doubles it, capped at ``max_channels``.
         max_channels: widest stage.
         norm: ``batch``, ``instance``, ``group`` or ``none`` (see :func:`hf_segan.models.layers.make_norm`).
+        input_resolution: the square side the parser was trained at; :class:`~hf_segan.pipeline.SeganPipeline`
+            resizes faces to it before parsing (None: unknown, the pipeline's own resolution is used). Not read
+            by ``forward``.
     """
 
     @register_to_config
@@ -53,8 +63,10 @@ class UNetFaceParser(ModelMixin, ConfigMixin):
         base_channels: int = 32,
         max_channels: int = 256,
         norm: str = "batch",
+        input_resolution: int | None = None,
     ) -> None:
         super().__init__()
+        check_input_resolution(input_resolution)
         if depth < 1:
             raise ValueError(f"`depth` must be >= 1, got {depth}.")
         image_mean, image_std = normalization_lists(image_mean, image_std, in_channels)
