@@ -4,6 +4,8 @@ A converter turns one dataset's original release into a folder that ``datasets.l
 ``data/{split}-0000i-of-0000N.parquet`` shards with the image bytes embedded (so the folder is self-contained)
 and a ``README.md`` dataset card whose YAML header names the splits. Each converter only lists its work items
 per split and says how to turn one item into an example; the writer here does the rest, the same way for all.
+Read a converted folder with :func:`hf_segan.data.loading.load_dataset_split` (the training scripts do): unlike
+``load_dataset(folder)``, it never serves another folder's or an earlier conversion's cached rows.
 """
 
 from __future__ import annotations
