@@ -12,7 +12,6 @@ inflate them; one thread.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from skimage import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from learn_synthfaces import cpu_name
+from real_recipe_cost import write_rows
 
 from hf_segan.constants import EXPRESSIONS
 from hf_segan.data.convert.common import CardText, ConversionSummary, SplitSource, jpeg_image, png_image, write_dataset
@@ -87,13 +87,7 @@ def main() -> None:
             row["cpu"] = cpu_name()
             rows.append(row)
             print(", ".join(f"{key} {value}" for key, value in row.items()), flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"Wrote {out}")
+    write_rows(rows, Path(args.out))
 
 
 if __name__ == "__main__":

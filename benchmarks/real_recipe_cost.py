@@ -89,6 +89,16 @@ def run(recipe: dict, steps: int, output_dir: Path, threads: int, count_flops: b
     return time.perf_counter() - start, result.stdout
 
 
+def write_rows(rows: list[dict], out: Path) -> None:
+    """The rows as a CSV file (one column per key of the first row)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"Wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -125,13 +135,7 @@ def main() -> None:
         }
         rows.append(row)
         print(", ".join(f"{key} {value}" for key, value in row.items()), flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"Wrote {out}")
+    write_rows(rows, Path(args.out))
 
 
 if __name__ == "__main__":
