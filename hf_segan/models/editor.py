@@ -20,27 +20,20 @@ Design (Bodur, Bhattarai & Kim 2021, built on GANimation's attention/colour gene
 * **Warping** (``max_displacement > 0``, off by default): every generator also predicts a displacement field, fused
   like the other maps, and the composition reads the *warped* input: ``attention * warp(input) + (1 - attention) *
   color``. An expression is mostly geometry (mouth corners up, eyelids apart, brows down by a few pixels); a warp
-  moves the input's own pixels there, where GANimation's colour map has to repaint every moved edge. Measured on
-  SynthFaces 64 px (global generator with skips trained alone on the paired L1, 2,000 steps): the judge's
-  target-expression rate stays at the unedited input's 0.07 without warping (the editor learns to copy its
-  input) and reaches 0.20 with it, 0.28 with a 3-level multi-scale L1. The flow heads start at zero, so a fresh
-  warping editor computes exactly what a non-warping one does.
+  moves the input's own pixels there, where GANimation's colour map has to repaint every moved edge. The flow heads
+  start at zero, so a fresh warping editor computes exactly what a non-warping one does.
 * **FiLM conditioning** (``film_conditioning``, off by default): GANimation hands the condition over only as
   constant input channels, and the instance normalisation after the first convolution subtracts a constant map
   again (it survives near the border). With FiLM every normalised layer is also scaled and shifted per channel
-  by amounts predicted from the condition. Measured like the warp above (full editor, 3-level L1, 1,000 steps):
-  target rate 0.16 with the condition as input only, 0.20 with FiLM; with ``local_channels`` 64 instead of 16
-  (the local branches' full-resolution layer widens from 4 to 16 channels) 0.38.
+  by amounts predicted from the condition.
 
 * **Windows** (``local_windows``, off by default): each local generator decodes only a window of fixed size
   (fractions of the image's height and width) centred on its region, instead of the whole image, where its input
   is zero away from the region anyway. The window follows the region (where its mask exceeds 0.5), and the soft
   masks inside it still carry gradients to the parser; outside its window a region is left to the global
-  generator. On 64 px SynthFaces the regions fit in windows of a fifth of the image on average. Measured with the
-  SynthFaces recipe (``train_segan.py``, 2,000 joint steps, one thread each, two trainings side by side on a
-  2-core Xeon with AMX): 472 s against 544 s without windows, and the judge recognised the target expression
-  in 0.900 of the edits against 0.839 (one seed each): inside the window the instance normalisation sees the
-  region, not a whole image of zeros.
+  generator: inside the window the instance normalisation sees the region, not a whole image of zeros.
+
+What each of these options measured on SynthFaces (target-expression rate, training time): docs/experiments.md.
 
 Why this is cheap: the heavy work happens once, at 1/4 resolution, and everything at full resolution uses few
 channels (the default global stem has 32 channels and a 3x3 kernel; local branches use ``local_channels / 4``).
@@ -118,10 +111,8 @@ def apply_heads(features: torch.Tensor, heads: Sequence[nn.Conv2d | None]) -> to
     """The heads' logits concatenated, computed as one convolution whose filters are the heads' filters stacked.
 
     Why one: a convolution with one to three output channels at full resolution costs about what one with six
-    does (its time goes to reading the input and writing the input gradient, not to arithmetic). Measured on a
-    2-core AMD EPYC (Zen 4), one thread, bf16: a 16-to-1-channel head of 8 faces at 64 px takes 8.3 ms forward and
-    backward, a 16-to-6 one 6.8 ms; a whole joint ``train_segan.py`` step of the SynthFaces recipe about 0.45 s
-    against 0.51 s with the heads apart. Each head keeps its own parameters, so checkpoints and the
+    does (its time goes to reading the input and writing the input gradient, not to arithmetic); a joint training
+    step is faster (docs/experiments.md). Each head keeps its own parameters, so checkpoints and the
     zero-initialised flow head are unchanged.
     """
     present = [head for head in heads if head is not None]
