@@ -67,7 +67,7 @@ def test_aligned_crops_are_batched_and_failures_isolated(tiny_pipeline_dir, tmp_
     args = ["edit", str(tmp_path), "--out", str(tmp_path / "e"), "--aligned", "--batch-size", "2"]
     assert main([*args, "--model", str(tiny_pipeline_dir)]) == 2
     err = capsys.readouterr().err
-    assert "tiny.png: 16x16 is too small" in err and "would overwrite the edit of" in err
+    assert "tiny.png: 16x16 is too small" in err and "would overwrite the result of" in err
     assert sorted(p.name for p in (tmp_path / "e").iterdir()) == ["a.png", "b.png", "c.png"]
     # each written crop is the pipeline's edit of that file, whatever batch it was computed in (float kernels may
     # differ by one grey level between batch sizes)
