@@ -316,7 +316,10 @@ def in_source_mode(edited: np.ndarray | Image.Image, like: LoadedImage) -> Image
                 pixels = pixels.astype(np.int64)
                 pixels[changed] += step * stored.depth_scale
                 pixels = pixels.clip(0, 65535).astype(np.uint16)
-        result = Image.fromarray(pixels)
+        if stored.mode == "CMYK":  # a 4-channel array alone would be read as RGBA
+            result = Image.frombytes("CMYK", (pixels.shape[1], pixels.shape[0]), pixels.tobytes())
+        else:
+            result = Image.fromarray(pixels)
         has_alpha = stored.mode == "LA"
     if has_alpha and like.alpha is not None:
         result = result.convert("LA" if result.mode == "L" else "RGBA")

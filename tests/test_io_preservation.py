@@ -150,3 +150,29 @@ def test_non_finite_images_are_refused(tmp_path, make):
         pipe(make(tmp_path))
     with pytest.raises(ValueError, match="NaN or infinite values"):
         pipe.parse(make(tmp_path))
+
+
+_RGB = np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "written_mode"),
+    [
+        ("la.png", Image.fromarray(np.dstack([_RGB[..., 0], _RGB[..., 1]]), "LA"), "LA"),
+        ("g16.tif", Image.fromarray(_RGB[..., 0].astype(np.uint16) * 251), "I;16"),
+        ("cmyk.tif", Image.fromarray(_RGB).convert("CMYK"), "CMYK"),
+        ("palette.png", Image.fromarray(_RGB).convert("P"), "RGB"),  # a palette cannot hold new colours
+    ],
+)
+def test_each_mode_is_written_back_in_its_own_mode(tmp_path, name, source, written_mode):
+    source.save(tmp_path / name)
+    loaded = io.load_image(tmp_path / name)
+    edited = loaded.rgb.copy()
+    edited[10:20, 10:20] = 255 - edited[10:20, 10:20]
+    result = Image.open(io.save_image_atomic(edited, tmp_path / f"out_{name}", like=loaded))
+    assert result.mode == written_mode
+    before = np.asarray(Image.open(tmp_path / name).convert(written_mode)).astype(int)
+    after = np.asarray(result).astype(int)
+    untouched = np.ones(before.shape[:2], bool)
+    untouched[10:20, 10:20] = False
+    assert np.array_equal(after[untouched], before[untouched]) and not np.array_equal(after, before)
