@@ -45,6 +45,10 @@ def test_an_output_folder_holding_the_inputs_is_refused_before_work(tiny_pipelin
     status, err = run(capsys, "edit", folder / "a.png", "--out", linked, "--model", tiny_pipeline_dir)
     assert status == 2 and "would overwrite the input" in err
     assert (folder / "a.png").read_bytes() == original
+    # parse names its results NAME_labels.png: an input of that name in the output folder is never replaced
+    Image.fromarray(photo).save(folder / "a_labels.png")
+    status, err = run(capsys, "parse", folder, "--out", folder, "--model", tiny_pipeline_dir)
+    assert status == 2 and f"would overwrite the input {folder / 'a_labels.png'}" in err
 
 
 @pytest.mark.parametrize(
