@@ -20,9 +20,11 @@ profile, DPI and PNG text, and JPEG's own quantisation tables and chroma subsamp
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -338,8 +340,7 @@ def save_image_atomic(
     ``image`` is an RGB uint8 array or a PIL image, plus ``alpha`` for formats that keep it. With ``like`` (the
     :class:`LoadedImage` the image is an edit of), it is written the way the source was stored: see
     :func:`in_source_mode` for mode and depth, and the module docstring for metadata. The format follows the
-    suffix; a mode the format cannot hold becomes RGB(A). The file gets the permissions the umask allows, like
-    any new file; a failure raises an error naming ``path`` (never the temporary file).
+    suffix; a mode the format cannot hold becomes RGB(A). Writing goes through :func:`atomic_path`.
     """
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
@@ -358,34 +359,47 @@ def save_image_atomic(
             picture.putalpha(Image.fromarray(alpha))
     if picture.mode not in _WRITABLE_MODES.get(fmt, (picture.mode,)):
         picture = picture.convert("RGBA" if picture.has_transparency_data and fmt != "JPEG" else "RGB")
-    if path.is_dir():
-        raise OSError(f"{path}: is a folder; cannot write the image there.")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = _create_temporary(path)
-    except OSError as error:
-        raise OSError(f"{path}: cannot write the image ({error.strerror or error}).") from error
-    try:
-        with os.fdopen(handle, "wb") as file:
-            picture.save(file, format=fmt, **options)
-        os.replace(tmp, path)
-    except OSError as error:
-        raise OSError(f"{path}: cannot write the image ({error.strerror or error}).") from error
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path) as tmp:
+        picture.save(tmp, format=fmt, **options)
     return path
 
 
-def _create_temporary(path: Path) -> tuple[int, Path]:
-    """A new hidden file beside ``path``, opened for writing with mode 0o666 so the umask decides its permissions
-    (``tempfile.mkstemp`` would make it 0o600, and the rename would keep that)."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A new hidden file beside ``path`` for the block to write; renamed over ``path`` when the block succeeds and
+    removed when it fails, so ``path`` is never a partial file.
+
+    The file is created with mode 0o666, so the umask decides its permissions as for any new file
+    (``tempfile.mkstemp`` makes 0o600 files, and the rename would keep that). Errors name ``path``, never the
+    temporary file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OSError(f"{path}: is a folder; cannot write a file there.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _create_temporary(path)
+    except OSError as error:
+        raise OSError(f"{path}: cannot write ({error.strerror or error}).") from error
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as error:
+        raise OSError(f"{path}: cannot write ({error.strerror or error}).") from error
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _create_temporary(path: Path) -> Path:
+    """A new empty hidden file beside ``path``, created exclusively with mode 0o666 (less the umask)."""
     for _ in range(100):
         tmp = path.with_name(f".{path.stem}-{secrets.token_hex(6)}{path.suffix}")
         try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:
             continue
+        return tmp
     raise FileExistsError(f"could not create a temporary file beside {path}")
 
 

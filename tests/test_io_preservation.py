@@ -123,9 +123,13 @@ def test_results_follow_the_umask(tmp_path, umask):
     previous = os.umask(umask)
     try:
         path = io.save_image_atomic(np.zeros((8, 8, 3), np.uint8), tmp_path / "x.png")
+        with io.atomic_path(tmp_path / "card.md") as tmp:  # what ONNX exports and model cards are written through
+            tmp.write_text("text")
     finally:
         os.umask(previous)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert (tmp_path / "card.md").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["card.md", "x.png"]  # no temporary file left
 
 
 def _nan_image_file(path):
