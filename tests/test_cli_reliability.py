@@ -112,11 +112,17 @@ def test_a_failed_write_is_reported_by_its_path_and_the_batch_goes_on(tiny_pipel
     assert (out / "b.png").is_file() and sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]  # no temp left
 
 
-def test_a_model_producing_nan_writes_nothing(tmp_path, capsys):
+def test_a_model_producing_nan_writes_nothing(tmp_path, photo, capsys):
     pipe = build_tiny_pipeline()
     with torch.no_grad():
         pipe.editor.global_generator.color_head.bias.fill_(float("nan"))
     pipe.save_pretrained(tmp_path / "broken")
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    Image.fromarray(photo).save(tmp_path / "second.png")
+    args = ["--out", tmp_path / "o", "--model", tmp_path / "broken"]
+    status, err = run(capsys, "edit", tmp_path / "photo.png", tmp_path / "second.png", *args)
+    assert status == 2 and err.count("the editor produced NaN or infinite values") == 1  # stopped at the first
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "a.png")
     status, err = run(
         capsys, "edit", tmp_path / "a.png", "--aligned", "--out", tmp_path / "o", "--model", tmp_path / "broken"
