@@ -8,8 +8,8 @@ nothing is downloaded and the whole path runs on CPU.
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -78,13 +78,23 @@ def check_rgb(image: np.ndarray, name: str = "image") -> None:
         raise ValueError(f"{name} must be at least 2x2 pixels, got shape {image.shape}.")
 
 
-@functools.cache
+#: Each thread's own loaded cascades (see :func:`_cascade`).
+_THREAD_CASCADES = threading.local()
+
+
 def _cascade(name: str) -> cv2.CascadeClassifier:
-    """Load one of OpenCV's bundled Haar cascades once per process (loading parses a large XML file)."""
-    cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, name))
-    if cascade.empty():
-        raise OSError(f"Could not load the OpenCV Haar cascade {name!r} from {cv2.data.haarcascades}.")
-    return cascade
+    """One of OpenCV's bundled Haar cascades, loaded once per thread (loading parses a large XML file).
+
+    A ``CascadeClassifier`` keeps scratch state while it detects, so one object shared by concurrent threads
+    returns wrong boxes (or raises ``cv2.error``); each thread gets its own copy instead.
+    """
+    cascades = _THREAD_CASCADES.__dict__
+    if name not in cascades:
+        cascade = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, name))
+        if cascade.empty():
+            raise OSError(f"Could not load the OpenCV Haar cascade {name!r} from {cv2.data.haarcascades}.")
+        cascades[name] = cascade
+    return cascades[name]
 
 
 def detect_faces(rgb: np.ndarray, max_side: int = 640, min_face_fraction: float = 0.08) -> list[FaceBox]:

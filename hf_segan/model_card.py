@@ -33,7 +33,6 @@ import datetime
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -43,6 +42,7 @@ import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .evaluation import results_table
+from .io import atomic_path
 
 #: Tags every hf_segan card carries; ``extra_tags`` are appended.
 TAGS: tuple[str, ...] = (
@@ -214,15 +214,8 @@ def write_model_card(folder: str | os.PathLike, **kwargs: Any) -> Path:
     if not folder.is_dir():
         raise ValueError(f"Cannot write a model card into {folder}: not an existing folder.")
     text = str(build_model_card(**kwargs))
-    handle, tmp = tempfile.mkstemp(prefix=".README.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; a README is meant to be read
-        os.replace(tmp, folder / "README.md")
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(folder / "README.md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return folder / "README.md"
 
 

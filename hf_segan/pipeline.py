@@ -79,6 +79,19 @@ class PhotoEditResult:
     notes: list[str]
 
 
+class NonFiniteOutputError(ValueError):
+    """A model returned NaN or infinite values: its weights are broken, every input would fail the same way, and
+    no result is returned (so nothing corrupt is ever written)."""
+
+
+def _check_finite(values: torch.Tensor, component: str) -> None:
+    if not bool(torch.isfinite(values).all()):
+        raise NonFiniteOutputError(
+            f"the {component} produced NaN or infinite values, so no result was returned; its weights are probably "
+            "corrupt (retrain or re-download the model)."
+        )
+
+
 def check_pipeline_folder(path: str | os.PathLike) -> None:
     """Refuse, with a clear message, a local folder that is not a saved SeganPipeline or that holds only pickle
     weights (only safetensors are ever loaded)."""
@@ -195,9 +208,11 @@ class SeganPipeline(DiffusionPipeline):
             chunk = originals[start : start + batch_size]
             small = torch.cat([self._resize(image) for image in chunk]).to(device, dtype)
             probs = self.parsing_probs(small)
+            _check_finite(probs, "parser")
             out = self.editor(
                 small, probs.to(dtype), condition.to(device, dtype).expand(len(chunk), -1), editable_regions=regions
             )
+            _check_finite(out.images, "editor")
             for i, original in enumerate(chunk):
                 size = original.shape[1:]
 
@@ -238,6 +253,7 @@ class SeganPipeline(DiffusionPipeline):
         for start in range(0, len(originals), batch_size):
             chunk = originals[start : start + batch_size]
             probs = self.parsing_probs(torch.cat([self._resize(image) for image in chunk]).to(device, dtype))
+            _check_finite(probs, "parser")
             for i, original in enumerate(chunk):
                 up = F.interpolate(probs[i : i + 1], size=original.shape[1:], mode="bilinear", align_corners=False)
                 labels.append(up[0].argmax(0).cpu())

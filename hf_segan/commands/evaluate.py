@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate_pipeline, figure_grid, results_table
     from ..models.classifier import ExpressionClassifier
     from ..pipeline import DEFAULT_MODEL_NOTICE, SeganPipeline, default_model_path
+    from ._common import check_device
 
+    check_device(args.device)
     sources = args.model or [str(default_model_path())]
     if args.model is None:
         print(DEFAULT_MODEL_NOTICE, file=sys.stderr)
