@@ -73,6 +73,7 @@ from hf_segan.training.data import (
 )
 from hf_segan.training.logging import attention_as_image, log_image_grid, log_scalars, start_tracking
 from hf_segan.training.runtime import (
+    check_losses_finite,
     create_accelerator,
     end_training,
     learning_rate,
@@ -146,6 +147,7 @@ class SeganTrainingConfig(RunConfig):
     loss: SeganLossConfig = dataclasses.field(default_factory=SeganLossConfig)
 
     def check(self) -> None:
+        super().check()
         if "region_source" in self.model.editor:
             raise ValueError("Set the top-level `region_source`, not `model.editor.region_source`.")
 
@@ -501,6 +503,7 @@ def main(argv: Sequence[str]) -> None:
             losses = trainer.critic_step(micro_batches)
         done = step + 1
         bar.update(1)
+        check_losses_finite(accelerator, losses, done, output_dir)
 
         if done % config.log_every == 0 or done == config.max_steps:
             scalars = {k: float(accelerator.reduce(v, "mean")) for k, v in losses.items()}
