@@ -124,13 +124,13 @@ def run_script(main: Callable[[Sequence[str]], None], argv: Sequence[str] | None
     diverged run (non-finite loss or weights) one line and exit status 3."""
     try:
         main(sys.argv[1:] if argv is None else argv)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     except TrainingDivergedError as error:
         # on a line of its own: the run stopped in the middle of the progress bar's line
         print(f"\nerror: {error}", file=sys.stderr)
         return 3
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

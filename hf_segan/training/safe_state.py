@@ -32,8 +32,8 @@ class UnsafeCheckpointError(ValueError):
     """A checkpoint folder holds files that only an unpickler could read."""
 
 
-class TrainingDivergedError(RuntimeError):
-    """A model about to be saved has NaN or infinite weights: the run diverged."""
+class TrainingDivergedError(ValueError):
+    """A loss or a weight about to be saved is NaN or infinite: nothing is written."""
 
 
 def _tensor_state(obj: Any) -> dict[str, torch.Tensor]:
@@ -51,7 +51,7 @@ def check_finite(state: dict[str, torch.Tensor], what: str) -> None:
     """Raise :class:`TrainingDivergedError` naming the first floating-point tensor of ``state`` that is not finite."""
     for key, value in state.items():
         if value.is_floating_point() and not bool(value.isfinite().all()):
-            raise TrainingDivergedError(f"{what} has non-finite weights ({key}); the training run diverged.")
+            raise TrainingDivergedError(f"{what} has non-finite weights ({key}); nothing was written.")
 
 
 def _save_tensors(state: dict[str, torch.Tensor], path: Path) -> None:
