@@ -89,6 +89,8 @@ class SeganTrainingConfig(RunConfig):
 
 
 def required_columns(config: SeganTrainingConfig) -> list[str]:
+    """The training columns a run of ``config`` cannot do without, checked before any work: parsing masks only
+    when the parser is supervised on the same data, target images only when the paired loss counts."""
     columns = ["image", "expression"]
     if config.parser_trainable and not config.separate_parsing_data:
         columns.append("mask")
