@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import numbers
 import os
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -107,6 +108,7 @@ def check_pipeline_folder(path: str | os.PathLike) -> None:
         raise ValueError(f"{index} is not valid JSON: {error}.") from error
     if class_name != "SeganPipeline":
         raise ValueError(f"{folder} holds a {class_name!r}, not a SeganPipeline.")
+    check_component_classes(index)
     for component in ("parser", "editor"):
         weights = [p for p in (folder / component).glob("*") if p.suffix in WEIGHT_SUFFIXES]
         if not any(p.suffix == ".safetensors" for p in weights):
@@ -114,6 +116,21 @@ def check_pipeline_folder(path: str | os.PathLike) -> None:
             raise ValueError(
                 f"{folder / component} has {found}; only safetensors weights are loaded (pickle files can run code)."
             )
+
+
+def check_component_classes(index: Path) -> None:
+    """Refuse a ``model_index.json`` whose parser or editor names a class the pipeline does not take (diffusers
+    would build that class from the folder and fail later, e.g. "Cannot copy out of meta tensor"). The accepted
+    classes are read from :class:`SeganPipeline`'s constructor annotations."""
+    entries = json.loads(index.read_text())
+    hints = typing.get_type_hints(SeganPipeline.__init__)
+    for component in ("parser", "editor"):
+        accepted = typing.get_args(hints[component]) or (hints[component],)
+        entry = entries.get(component)
+        names = {(cls.__module__, cls.__name__) for cls in accepted}
+        if not (isinstance(entry, list) and len(entry) == 2 and tuple(entry) in names):
+            expected = " or ".join(f"[{module!r}, {name!r}]" for module, name in sorted(names))
+            raise ValueError(f"{index} names {entry!r} as the {component}; a SeganPipeline takes {expected}.")
 
 
 class SeganPipeline(DiffusionPipeline):

@@ -30,6 +30,7 @@ from ..constants import FACE_PARSING_CLASSES
 from .layers import ConvNormAct
 from .parsing import IMAGENET_MEAN, IMAGENET_STD, FaceParserOutput, normalization_lists, normalize_parser_input
 from .resnet import ResNet18Features
+from .strict_loading import StrictLoadingMixin
 
 SPATIAL_PATHS = ("backbone", "conv")
 #: The trunk downsamples 32x; smaller inputs would vanish before the last stage.
@@ -101,7 +102,7 @@ class SegmentationHead(nn.Module):
         return self.classifier(self.conv(x))
 
 
-class BiSeNetFaceParser(ModelMixin, ConfigMixin):
+class BiSeNetFaceParser(StrictLoadingMixin, ModelMixin, ConfigMixin):
     """BiSeNet face parser: (B, 3, H, W) images in [-1, 1] -> logits over ``num_classes`` at (H, W).
 
     Args:

@@ -67,6 +67,7 @@ from .regions import (
     soft_region_masks,
     window_origins,
 )
+from .strict_loading import StrictLoadingMixin
 from .validation import check_condition, check_image
 
 REGION_SOURCES = ("semantic", "box", "none")
@@ -329,7 +330,7 @@ def resolve_local_windows(
     return resolved
 
 
-class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
+class HierarchicalExpressionGenerator(StrictLoadingMixin, ModelMixin, ConfigMixin):
     """Edits faces toward a target expression with a global generator and per-region local generators.
 
     Args:

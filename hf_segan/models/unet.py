@@ -18,6 +18,7 @@ from torch import nn
 from ..constants import FACE_PARSING_CLASSES
 from .layers import ConvNormAct
 from .parsing import IMAGENET_MEAN, IMAGENET_STD, FaceParserOutput, normalization_lists, normalize_parser_input
+from .strict_loading import StrictLoadingMixin
 
 
 class DoubleConv(nn.Sequential):
@@ -29,7 +30,7 @@ class DoubleConv(nn.Sequential):
         )
 
 
-class UNetFaceParser(ModelMixin, ConfigMixin):
+class UNetFaceParser(StrictLoadingMixin, ModelMixin, ConfigMixin):
     """UNet face parser.
 
     Args:
