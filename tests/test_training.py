@@ -401,6 +401,7 @@ def test_segan_two_cpu_processes_split_the_data(tmp_path):
         (["--loss.n_critic", "0"], "Config key `loss.n_critic` must be >= 1, got 0"),
         (["--region_source", "landmarks"], "Config key `region_source` must be one of ['semantic', 'box', 'none']"),
         (["--model.pretrained_parser", "no/such/parser"], "`model.pretrained_parser` 'no/such/parser' is not a"),
+        (["--model.editor", "{preset: papr}"], "Unknown editor preset 'papr'; expected one of ['paper', 'synthfaces']"),
     ],
 )
 def test_segan_rejects_bad_config_in_one_line(tmp_path, capsys, overrides, message):
@@ -417,6 +418,19 @@ def test_segan_rejects_bad_config_in_one_line(tmp_path, capsys, overrides, messa
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert not list(tmp_path.iterdir())
+
+
+def test_default_recipe_config_builds_the_bundled_editor():
+    """The recipe the bundled model was trained with (a preset name in its YAML) builds the bundled editor's design."""
+    from hf_segan.models.editor import HierarchicalExpressionGenerator, editor_arguments
+
+    config = load_config(SeganTrainingConfig, CONFIGS / "segan_synthfaces_default.yaml")
+    arguments = editor_arguments(config.model.editor)
+    editor = HierarchicalExpressionGenerator(region_source=config.region_source, **arguments)
+    bundled = json.loads((ROOT / "hf_segan/assets/default_model/editor/config.json").read_text())
+    assert {k: v for k, v in editor.config.items() if not k.startswith("_")} == {
+        k: v for k, v in bundled.items() if not k.startswith("_")
+    }
 
 
 def test_scripts_reject_dataset_missing_a_column(tmp_path):

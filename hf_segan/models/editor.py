@@ -6,8 +6,8 @@ Design (Bodur, Bhattarai & Kim 2021, built on GANimation's attention/colour gene
   concatenated to it; a ``stem_kernel_size`` stem at full resolution, two stride-2 4x4 downsamplings
   (``base_channels`` -> 4x), ``num_residual_blocks`` residual blocks at 1/4 resolution, two stride-2 transposed
   convolutions back up, and two heads: a colour map (tanh) and an attention map (sigmoid, 1 = keep the input
-  pixel). ``region_source="none"``, ``base_channels=64``, ``num_residual_blocks=6``, ``stem_kernel_size=7`` is
-  exactly GANimation's generator.
+  pixel). The ``paper`` preset with ``region_source="none"`` (``base_channels=64``, ``num_residual_blocks=6``,
+  ``stem_kernel_size=7``) is exactly GANimation's generator.
 * **Local generators**, one per region group, each with its own parameters. For speed they do not re-encode the
   image: they read the global bottleneck features (a shared encoder) at 1/4 resolution, gated by the group's soft
   mask and concatenated with the gated condition and the mask, and decode them with a thin network whose
@@ -33,6 +33,11 @@ Design (Bodur, Bhattarai & Kim 2021, built on GANimation's attention/colour gene
   masks inside it still carry gradients to the parser; outside its window a region is left to the global
   generator: inside the window the instance normalisation sees the region, not a whole image of zeros.
 
+Two designs have names (:data:`EDITOR_PRESETS`, :meth:`HierarchicalExpressionGenerator.from_preset`):
+``paper``, the GANimation-faithful setting with warping, FiLM, skips and windows off, and ``synthfaces``, the
+design the bundled default model was trained with, which switches all four on. The constructor's defaults are a
+small paper-style editor (no preset), which tests and tiny fixtures build.
+
 What each of these options measured on SynthFaces (target-expression rate, training time): docs/experiments.md.
 
 Why this is cheap: the heavy work happens once, at 1/4 resolution, and everything at full resolution uses few
@@ -46,8 +51,10 @@ baseline), or ``none`` (global generator only).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -73,6 +80,41 @@ from .validation import check_condition, check_image
 REGION_SOURCES = ("semantic", "box", "none")
 #: The global encoder downsamples twice by 2: local generators work on its 1/4-resolution features.
 ENCODER_STRIDE = 4
+
+#: Named editor designs: ``HierarchicalExpressionGenerator.from_preset(name)`` in code, ``model.editor: {preset:
+#: name}`` in a training config. Keys given next to the name override the preset's; unnamed keys keep the
+#: constructor's defaults. A saved editor stores every resolved argument, not the name, so editing a preset here
+#: never changes a model that was trained with it.
+EDITOR_PRESETS: dict[str, dict[str, Any]] = {
+    # The paper's setting: GANimation's generator (64 channels, six residual blocks, 7x7 stem and heads) as the
+    # global generator, the condition given as input channels only, the input composed unwarped.
+    "paper": {"base_channels": 64, "num_residual_blocks": 6, "stem_kernel_size": 7},
+    # The design that learns visible edits in a short run on 64 px SynthFaces faces, and that the bundled default
+    # model was trained with (training/configs/segan_synthfaces_default.yaml, docs/experiments.md): a warping,
+    # FiLM-conditioned editor with U-Net skips and wide local generators, each decoding a window around its region
+    # (the windows fit the default region groups on SynthFaces-sized faces).
+    "synthfaces": {
+        "base_channels": 16,
+        "num_residual_blocks": 3,
+        "local_channels": 64,
+        "skip_connections": True,
+        "max_displacement": 0.05,
+        "film_conditioning": True,
+        "local_windows": {"eyes": [0.5, 0.6875], "mouth": [0.375, 0.4375], "nose": [0.375, 0.3125]},
+    },
+}
+
+
+def editor_arguments(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Constructor arguments from config ``settings``: ``preset`` (optional) names an :data:`EDITOR_PRESETS` entry
+    whose arguments the other keys override."""
+    arguments = dict(settings)
+    name = arguments.pop("preset", None)
+    if name is None:
+        return arguments
+    if name not in EDITOR_PRESETS:
+        raise ValueError(f"Unknown editor preset {name!r}; expected one of {list(EDITOR_PRESETS)}.")
+    return {**copy.deepcopy(EDITOR_PRESETS[name]), **arguments}
 
 
 def warp_images(images: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -411,6 +453,12 @@ class HierarchicalExpressionGenerator(StrictLoadingMixin, ModelMixin, ConfigMixi
             for _ in self.region_names
         )
         self.fusion = MaskFusion(local_channels // 4, 6 if warp else 4) if self.region_names else None
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> HierarchicalExpressionGenerator:
+        """A fresh editor of the named :data:`EDITOR_PRESETS` design (``"paper"``, ``"synthfaces"``), with
+        ``overrides`` replacing the preset's arguments."""
+        return cls(**editor_arguments({"preset": name, **overrides}))
 
     def compute_region_masks(self, parsing_probs: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """(B, R, H, W) region masks at ``size`` from parser probabilities at any resolution."""

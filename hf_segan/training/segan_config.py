@@ -10,6 +10,7 @@ import dataclasses
 
 from ..losses import ADVERSARIAL_LOSSES, RECONSTRUCTION_DISTANCES
 from ..models.bisenet import BiSeNetFaceParser
+from ..models.editor import editor_arguments
 from ..models.unet import UNetFaceParser
 from .config import DataConfig, OptimConfig, RunConfig, option
 
@@ -26,7 +27,10 @@ class SeganModelConfig:
     pretrained_parser: str | None = option(None, help="from_pretrained path of a parser to start from")
     editor: dict = dataclasses.field(
         default_factory=dict,
-        metadata={"help": "constructor arguments of HierarchicalExpressionGenerator (not region_source)"},
+        metadata={
+            "help": "constructor arguments of HierarchicalExpressionGenerator (not region_source); `preset: NAME` "
+            "starts from a named design (EDITOR_PRESETS: paper, synthfaces) that the other keys override"
+        },
     )
     discriminator: dict = dataclasses.field(
         default_factory=dict, metadata={"help": "constructor arguments of ExpressionDiscriminator"}
@@ -77,6 +81,7 @@ class SeganTrainingConfig(RunConfig):
         super().check()
         if "region_source" in self.model.editor:
             raise ValueError("Set the top-level `region_source`, not `model.editor.region_source`.")
+        editor_arguments(self.model.editor)  # an unknown preset name fails here, before any work
 
     @property
     def parser_trainable(self) -> bool:

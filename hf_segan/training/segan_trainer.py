@@ -39,7 +39,7 @@ from ..losses import (
     total_variation_loss,
 )
 from ..models.discriminator import ExpressionDiscriminator
-from ..models.editor import HierarchicalExpressionGenerator
+from ..models.editor import HierarchicalExpressionGenerator, editor_arguments
 from .data import check_kwargs
 from .logging import attention_as_image
 from .runtime import learning_rate, make_optimizer, set_learning_rate, sync_context
@@ -100,7 +100,8 @@ class SeganTrainer:
         model_config = config.model
         parser_class = PARSERS[model_config.parser_type]
         check_kwargs(parser_class.__init__, model_config.parser, "model.parser")
-        check_kwargs(HierarchicalExpressionGenerator.__init__, model_config.editor, "model.editor")
+        editor_kwargs = editor_arguments(model_config.editor)
+        check_kwargs(HierarchicalExpressionGenerator.__init__, editor_kwargs, "model.editor")
         check_kwargs(ExpressionDiscriminator.__init__, model_config.discriminator, "model.discriminator")
 
         set_seed(config.seed)
@@ -115,7 +116,7 @@ class SeganTrainer:
                 ) from error
         else:
             parser = parser_class(**model_config.parser)
-        editor = HierarchicalExpressionGenerator(region_source=config.region_source, **model_config.editor)
+        editor = HierarchicalExpressionGenerator(region_source=config.region_source, **editor_kwargs)
         critic = ExpressionDiscriminator(**model_config.discriminator)
         editor_opt = make_optimizer(editor.parameters(), config.optim_editor)
         critic_opt = make_optimizer(critic.parameters(), config.optim_critic)
