@@ -401,6 +401,7 @@ def test_segan_two_cpu_processes_split_the_data(tmp_path):
         (["--loss.n_critic", "0"], "Config key `loss.n_critic` must be >= 1, got 0"),
         (["--region_source", "landmarks"], "Config key `region_source` must be one of ['semantic', 'box', 'none']"),
         (["--model.pretrained_parser", "no/such/parser"], "`model.pretrained_parser` 'no/such/parser' is not a"),
+        (["--parsing_data.max_eval_samples", "8"], "Unknown config key `parsing_data.max_eval_samples`"),
         (["--model.editor", "{preset: papr}"], "Unknown editor preset 'papr'; expected one of ['paper', 'synthfaces']"),
     ],
 )

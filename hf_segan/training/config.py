@@ -251,22 +251,29 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 
 @dataclasses.dataclass
-class DataConfig:
-    """Where the samples come from and how they are batched."""
+class TrainingDataConfig:
+    """Where the training samples come from and how they are batched: all that a second training set takes (the
+    joint model's ``parsing_data``, read at ``data.resolution`` and never evaluated)."""
 
     dataset: str = option("synthfaces", help="`synthfaces` (generated on the fly) or a datasets.load_dataset path/name")
     dataset_config: str | None = option(None, help="datasets.load_dataset configuration name")
     split: str = option("train", help="training split")
-    eval_split: str | None = option("validation", help="evaluation split; null disables evaluation")
     synthfaces: dict = dataclasses.field(
         default_factory=dict, metadata={"help": "keyword arguments of load_synthfaces (training split)"}
     )
+    flip_probability: float = option(0.5, ge=0.0, le=1.0, help="chance of a face-correct horizontal flip")
+    batch_size: int = option(8, ge=1, help="per-process training batch size")
+
+
+@dataclasses.dataclass
+class DataConfig(TrainingDataConfig):
+    """A script's main data: the training samples, the resolution every image is resized to, and evaluation."""
+
+    eval_split: str | None = option("validation", help="evaluation split; null disables evaluation")
     eval_synthfaces: dict = dataclasses.field(
         default_factory=dict, metadata={"help": "keyword arguments of load_synthfaces (evaluation split)"}
     )
     resolution: int = option(128, ge=8, help="square side the images are resized to")
-    flip_probability: float = option(0.5, ge=0.0, le=1.0, help="chance of a face-correct horizontal flip")
-    batch_size: int = option(8, ge=1, help="per-process training batch size")
     eval_batch_size: int = option(16, ge=1, help="per-process evaluation batch size")
     max_eval_samples: int | None = option(None, ge=1, help="cap on evaluation samples")
 

@@ -12,7 +12,7 @@ from ..losses import ADVERSARIAL_LOSSES, RECONSTRUCTION_DISTANCES
 from ..models.bisenet import BiSeNetFaceParser
 from ..models.editor import editor_arguments
 from ..models.unet import UNetFaceParser
-from .config import DataConfig, OptimConfig, RunConfig, option
+from .config import DataConfig, OptimConfig, RunConfig, TrainingDataConfig, option
 
 PARSERS = {"bisenet": BiSeNetFaceParser, "unet": UNetFaceParser}
 REGION_SOURCES = ("semantic", "box", "none")
@@ -71,7 +71,7 @@ class SeganTrainingConfig(RunConfig):
     sample_count: int = option(4, ge=1, help="faces in the logged image grids")
     model: SeganModelConfig = dataclasses.field(default_factory=SeganModelConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
-    parsing_data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    parsing_data: TrainingDataConfig = dataclasses.field(default_factory=TrainingDataConfig)
     optim_editor: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     optim_critic: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     optim_parser: OptimConfig = dataclasses.field(default_factory=OptimConfig)
