@@ -177,7 +177,7 @@ class SeganPipeline(DiffusionPipeline):
             raise ValueError(
                 f"The fast path is already enabled ({self.fast_path_dtype}); reload the pipeline to change it."
             )
-        dtype = fast_dtype(self.device) if dtype is None else dtype
+        dtype = fast_dtype(self._execution_device) if dtype is None else dtype
         prepare_for_inference(self.parser, dtype, channels_last=True)
         prepare_for_inference(self.editor, dtype, channels_last=False)
         self.fast_path_dtype = dtype
@@ -214,12 +214,18 @@ class SeganPipeline(DiffusionPipeline):
         regions: Sequence[str] | None = None,
         output_type: str = "pil",
         batch_size: int = 16,
-    ) -> SeganPipelineOutput:
-        """Edit face crops toward ``expression`` at ``intensity``; ``regions`` limits which groups may change."""
+        return_dict: bool = True,
+    ) -> SeganPipelineOutput | tuple:
+        """Edit face crops toward ``expression`` at ``intensity``; ``regions`` limits which groups may change.
+
+        Returns a :class:`SeganPipelineOutput`, or with ``return_dict=False`` (as diffusers pipelines do) the tuple
+        ``(images, parsing, region_masks, attention)``.
+        """
         _check_run_arguments(output_type, batch_size)
         condition = expression_condition(expression, intensity)
         originals = from_any(images)
-        device, dtype = self.editor.device, self.editor.dtype
+        # The device the models run on, which with model CPU offload is not the one their weights wait on.
+        device, dtype = self._execution_device, self.editor.dtype
         edited, parsing, masks, attention = [], [], [], []
         for start in range(0, len(originals), batch_size):
             chunk = originals[start : start + batch_size]
@@ -242,12 +248,13 @@ class SeganPipeline(DiffusionPipeline):
                 masks.append(up(out.region_masks[i]))
                 attention.append(up(out.attention[i])[0])
         result = torch.stack(edited) if len({tuple(t.shape) for t in edited}) == 1 else edited
-        return SeganPipelineOutput(
+        output = SeganPipelineOutput(
             images=self._format(result, output_type),
             parsing=_stack_numpy(parsing),
             region_masks=_stack_numpy(masks),
             attention=_stack_numpy(attention),
         )
+        return output if return_dict else output.to_tuple()
 
     @staticmethod
     def _format(images: torch.Tensor | list[torch.Tensor], output_type: str):
@@ -266,7 +273,7 @@ class SeganPipeline(DiffusionPipeline):
         _check_run_arguments(output_type, batch_size)
         originals = from_any(images)
         labels = []
-        device, dtype = self.parser.device, self.parser.dtype
+        device, dtype = self._execution_device, self.parser.dtype
         for start in range(0, len(originals), batch_size):
             chunk = originals[start : start + batch_size]
             probs = self.parsing_probs(torch.cat([self._resize(image) for image in chunk]).to(device, dtype))
