@@ -164,35 +164,27 @@ def _crop_box(rgb: np.ndarray, box: Box) -> tuple[np.ndarray, int, int]:
     return crop, x0, y0
 
 
-def _landmarks_in_boxes(rgb: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
+def _landmarks_in_crop(rgb: np.ndarray, box: Box) -> np.ndarray:
+    """One face's landmarks in photo pixels: crop, pad to a square, resize, run the net, map back (face-api's steps).
+
+    Faces run one at a time (not batched) so a box gives bit-identical points however many faces share the photo.
+    """
     _, landmark_net = load_face_api_models()
     size = landmark_net.config.input_size
-    inputs, placements = [], []
-    for box in boxes:
-        crop, x0, y0 = _crop_box(rgb, box)
-        crop_h, crop_w = crop.shape[:2]
-        small = _shrink(crop, PRESHRINK_FACTOR * size)
-        square, _ = pad_to_square(small, centered=True)
-        inputs.append(_network_input(square, size))
-        placements.append((small.shape[1], small.shape[0], crop_w, crop_h, x0, y0))
-    if not inputs:
-        return []
+    crop, x0, y0 = _crop_box(rgb, box)
+    crop_h, crop_w = crop.shape[:2]
+    small = _shrink(crop, PRESHRINK_FACTOR * size)
+    small_h, small_w = small.shape[:2]
+    square, _ = pad_to_square(small, centered=True)
     with torch.inference_mode():
-        outputs = landmark_net(torch.cat(inputs)).double().numpy()
-    points = []
-    for relative, (small_w, small_h, crop_w, crop_h, x0, y0) in zip(outputs, placements, strict=True):
-        # face-api's FaceLandmark68NetBase.postProcess: undo the centred padding in the scaled crop.
-        scale = size / max(small_w, small_h)
-        scaled_w, scaled_h = small_w * scale, small_h * scale
-        pad = np.array(
-            [
-                abs(scaled_w - scaled_h) / 2 if scaled_w < scaled_h else 0.0,
-                abs(scaled_w - scaled_h) / 2 if scaled_h < scaled_w else 0.0,
-            ]
-        )
-        in_crop = (relative * size - pad) / (scaled_w, scaled_h)
-        points.append(in_crop * (crop_w, crop_h) + (x0, y0))
-    return points
+        relative = landmark_net(_network_input(square, size))[0].double().numpy()
+    # face-api's FaceLandmark68NetBase.postProcess: undo the centred padding in the crop scaled to the input size.
+    scale = size / max(small_w, small_h)
+    scaled_w, scaled_h = small_w * scale, small_h * scale
+    pad_x = abs(scaled_w - scaled_h) / 2 if scaled_w < scaled_h else 0.0
+    pad_y = abs(scaled_w - scaled_h) / 2 if scaled_h < scaled_w else 0.0
+    in_crop = (relative * size - (pad_x, pad_y)) / (scaled_w, scaled_h)
+    return in_crop * (crop_w, crop_h) + (x0, y0)
 
 
 def landmarks_in_box(rgb: np.ndarray, box: Box) -> np.ndarray:
@@ -201,7 +193,7 @@ def landmarks_in_box(rgb: np.ndarray, box: Box) -> np.ndarray:
     For measuring a face whose box is already known, e.g. the same face after an edit.
     """
     check_rgb(rgb, "rgb")
-    return _landmarks_in_boxes(rgb, [box])[0]
+    return _landmarks_in_crop(rgb, box)
 
 
 def detect_landmarks(rgb: np.ndarray, min_score: float = 0.5, max_faces: int | None = None) -> list[FaceLandmarks]:
@@ -217,5 +209,4 @@ def detect_landmarks(rgb: np.ndarray, min_score: float = 0.5, max_faces: int | N
         raise ValueError(f"max_faces must be a positive integer or None, got {max_faces!r}.")
     found = sorted(detect_face_boxes(rgb, min_score), key=lambda item: item[0][2] * item[0][3], reverse=True)
     found = found[:max_faces] if max_faces is not None else found
-    points = _landmarks_in_boxes(rgb, [box for box, _ in found])
-    return [FaceLandmarks(box=box, score=score, points=pts) for (box, score), pts in zip(found, points, strict=True)]
+    return [FaceLandmarks(box=box, score=score, points=_landmarks_in_crop(rgb, box)) for box, score in found]
