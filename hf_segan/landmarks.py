@@ -116,18 +116,21 @@ def _network_input(square: np.ndarray, size: int) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))[None]
 
 
-def detect_face_boxes(rgb: np.ndarray, min_score: float = 0.5, input_size: int = 416) -> list[tuple[Box, float]]:
+def detect_face_boxes(
+    rgb: np.ndarray, min_score: float = 0.5, input_size: int | None = None
+) -> list[tuple[Box, float]]:
     """Face boxes (x, y, width, height in photo pixels) and scores, best score first, as face-api's detector.
 
-    ``input_size`` is the detector's square input (a multiple of 32; face-api uses 416 by default, larger finds
-    smaller faces at more cost).
+    ``input_size`` is the detector's square input (a multiple of 32; None: the model's, face-api's default 416;
+    larger finds smaller faces at more cost).
     """
     check_rgb(rgb, "rgb")
     if not 0.0 <= min_score < 1.0:
         raise ValueError(f"min_score must be in [0, 1), got {min_score}.")
+    detector, _ = load_face_api_models()
+    input_size = detector.config.input_size if input_size is None else input_size
     if input_size < 32 or input_size % 32:
         raise ValueError(f"input_size must be a positive multiple of 32, got {input_size}.")
-    detector, _ = load_face_api_models()
     height, width = rgb.shape[:2]
     work = _shrink(rgb, PRESHRINK_FACTOR * input_size)
     work_h, work_w = work.shape[:2]

@@ -311,3 +311,16 @@ def test_no_face_and_bad_input():
     with pytest.raises(ValueError, match="at least 1x1"):
         landmarks_in_box(flat, (0, 0, 0.5, 10))
     assert landmarks_in_box(flat, (-50, -50, 80, 80)).shape == (NUM_LANDMARKS, 2)
+
+
+def test_models_reject_wrong_tensors_with_a_sentence():
+    from hf_segan.models import FaceLandmark68Net, TinyFaceDetector
+
+    with pytest.raises(ValueError, match="multiple of 32"):
+        TinyFaceDetector()(torch.zeros(1, 3, 100, 100))
+    with pytest.raises(ValueError, match=r"\[0.0, 255.0\]"):
+        TinyFaceDetector()(torch.full((1, 3, 64, 64), -1.0))
+    with pytest.raises(ValueError, match="112x112"):
+        FaceLandmark68Net()(torch.zeros(1, 3, 96, 96))
+    assert FaceLandmark68Net()(torch.zeros(2, 3, 112, 112)).shape == (2, 68, 2)
+    assert TinyFaceDetector()(torch.zeros(1, 3, 64, 64)).shape == (1, 2, 2, 5, 5)

@@ -40,11 +40,11 @@ def main() -> int:
     for row in result["rows"]:
         faces = f"{row['faces_port']}/{row['faces_reference']}"
         print(
-            f"{row['name']:28} {faces:>7} {row['box_px']:8.4f} {row['score']:9.2e} {row['landmark_px']:8.4f} "
+            f"{row['name']:28} {faces:>7} {row['box_px']:8.1e} {row['score']:9.1e} {row['landmark_px']:8.1e} "
             f"{row['landmark_end_to_end_px']:11.4f} {row['same_pixels']}"
         )
     print(
-        f"max: box {result['box_px']:.4f} px, score {result['score']:.2e}, landmarks {result['landmark_px']:.4f} px "
+        f"max: box {result['box_px']:.1e} px, score {result['score']:.1e}, landmarks {result['landmark_px']:.1e} px "
         f"(end to end {result['landmark_end_to_end_px']:.4f} px)"
     )
     same_faces = all(row["faces_port"] == row["faces_reference"] for row in result["rows"])
