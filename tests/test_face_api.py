@@ -6,13 +6,16 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from hf_segan.cli import main
+from hf_segan.face_api_parity import compare_with_reference, parity_photos, rotated
 from hf_segan.face_api_weights import DETECTOR_MANIFEST, LANDMARKS_MANIFEST, load_face_api
 from hf_segan.landmarks import LANDMARK_GROUPS, NUM_LANDMARKS, detect_landmarks, landmarks_in_box
+from hf_segan.models import FaceLandmark68Net, TinyFaceDetector
 from hf_segan.tfjs_weights import read_tfjs_weights
 
 REFERENCE = Path(__file__).parent / "data" / "face_api_reference.json"
@@ -155,8 +158,6 @@ def test_cli_converts_a_face_api_folder_and_refuses_a_wrong_one(tmp_path, capsys
     assert not (tmp_path / "out").exists()
     status, err = _cli(capsys, "convert-face-api", source, tmp_path / "out")
     assert status == 0, err
-    from hf_segan.models import TinyFaceDetector
-
     detector = TinyFaceDetector.from_pretrained(str(tmp_path / "out" / "face_detector"))
     assert detector.conv0.bias[3] == torch.tensor(detector_tf["conv0/bias"][3])
     record = json.loads((tmp_path / "out" / "face_api_source.json").read_text())
@@ -178,15 +179,11 @@ def test_cli_converts_a_face_api_folder_and_refuses_a_wrong_one(tmp_path, capsys
 def photos():
     pytest.importorskip("skimage")
     pytest.importorskip("matplotlib")
-    from hf_segan.face_api_parity import parity_photos
-
     return parity_photos()
 
 
 def test_port_matches_face_api_reference_outputs(photos):
     """face-api 1.7.15 (tfjs cpu backend) ran on the same pixels: boxes within 1 px, landmarks within 0.5 px."""
-    from hf_segan.face_api_parity import compare_with_reference
-
     result = compare_with_reference(json.loads(REFERENCE.read_text()))
     for row in result["rows"]:
         assert row["faces_port"] == row["faces_reference"], row
@@ -224,8 +221,6 @@ def _assert_plausible_face(face, rgb):
     "name", ["astronaut", "grace_hopper", "astronaut_mirrored", "grace_hopper_rotated_15", "astronaut_rotated_-15"]
 )
 def test_finds_the_development_faces_flipped_and_rotated(photos, name):
-    from hf_segan.face_api_parity import rotated
-
     rgb = rotated(photos["astronaut"], -15.0) if name == "astronaut_rotated_-15" else photos[name]
     faces = detect_landmarks(rgb)
     assert len(faces) == 1
@@ -234,8 +229,6 @@ def test_finds_the_development_faces_flipped_and_rotated(photos, name):
 
 def test_rotation_turns_the_eye_line(photos):
     upright = detect_landmarks(photos["grace_hopper"])[0]
-    from hf_segan.face_api_parity import rotated
-
     turned = detect_landmarks(rotated(photos["grace_hopper"], 15.0))[0]
 
     def angle(face):
@@ -272,8 +265,6 @@ def test_same_landmarks_when_the_face_is_cut_by_the_border(photos):
 
 
 def test_large_photo_gives_the_small_photos_landmarks_scaled(photos):
-    import cv2
-
     small = photos["astronaut"]
     large = cv2.resize(small, (2048, 2048), interpolation=cv2.INTER_CUBIC)  # past the 4x pre-shrink threshold
     small_face, large_face = detect_landmarks(small)[0], detect_landmarks(large)[0]
@@ -314,8 +305,6 @@ def test_no_face_and_bad_input():
 
 
 def test_models_reject_wrong_tensors_with_a_sentence():
-    from hf_segan.models import FaceLandmark68Net, TinyFaceDetector
-
     with pytest.raises(ValueError, match="multiple of 32"):
         TinyFaceDetector()(torch.zeros(1, 3, 100, 100))
     with pytest.raises(ValueError, match=r"\[0.0, 255.0\]"):
