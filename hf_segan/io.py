@@ -391,6 +391,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.remove(tmp)
 
 
+def follow_umask(folder: str | os.PathLike) -> None:
+    """Give every file below ``folder`` the permissions the umask gives a new file.
+
+    Why: safetensors writes weight files with mode 0o600 whatever the umask, so a model folder saved for others to
+    read would be readable by its owner only. The umask is read by creating a probe file (``os.umask`` cannot be
+    read without setting it, which would race with other threads).
+    """
+    folder = Path(folder)
+    probe = _create_temporary(folder / "umask-probe")
+    try:
+        mode = probe.stat().st_mode & 0o777
+    finally:
+        probe.unlink()
+    for file in folder.rglob("*"):
+        if file.is_file() and not file.is_symlink():
+            os.chmod(file, mode)
+
+
 def _create_temporary(path: Path) -> Path:
     """A new empty hidden file beside ``path``, created exclusively with mode 0o666 (less the umask)."""
     for _ in range(100):

@@ -36,7 +36,7 @@ from .alignment import FaceBox, align_face, detect_faces, paste_face
 from .expressions import ExpressionSpec, expression_condition
 from .fast_path import fast_dtype, prepare_for_inference
 from .image_utils import overlay_labels, tensor_to_uint8
-from .io import as_image, from_any
+from .io import as_image, follow_umask, from_any
 from .models.bisenet import BiSeNetFaceParser
 from .models.editor import HierarchicalExpressionGenerator
 from .models.unet import UNetFaceParser
@@ -192,6 +192,7 @@ class SeganPipeline(DiffusionPipeline):
                 "saved format; save the pipeline before enabling the fast path."
             )
         super().save_pretrained(save_directory, **kwargs)
+        follow_umask(save_directory)
 
     # --- inputs -----------------------------------------------------------------------------------------------
 
