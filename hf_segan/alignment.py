@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from .constants import CANONICAL_EYE_CENTERS
+from .face_api_ops import non_max_suppression
 
 if TYPE_CHECKING:
     from .landmarks import FaceLandmarks
@@ -44,12 +45,9 @@ CANONICAL_MOUTH_CORNERS: tuple[Point, Point] = ((0.4175, 0.67), (0.5825, 0.67))
 #: landmarks are off (a half-closed eye, glasses).
 _EYE_WEIGHT = 8.0
 
-#: iBUG-300W indices of the points the alignment uses (0-based, image-left side first).
-_LEFT_EYE = slice(36, 42)
-_RIGHT_EYE = slice(42, 48)
+#: iBUG-300W indices of the nose tip and the mouth corners (image-left first); the eyes are ``LANDMARK_GROUPS``'.
 _NOSE_TIP = 30
 _MOUTH_CORNERS = (48, 54)
-NUM_LANDMARKS = 68
 
 #: Where the eyes sit in a Haar frontal-face box: eye distance as a fraction of the box width, eye line as a
 #: fraction of the box height (the eye cascade puts them at 0.47-0.50 and 0.35-0.38 of the face cascade's box on
@@ -248,14 +246,22 @@ def _check_crop_arguments(rgb: np.ndarray, size: int, margin: float) -> None:
         raise ValueError(f"margin must be positive, got {margin}.")
 
 
+def _landmarks_module():
+    """:mod:`hf_segan.landmarks`, imported on first use: it imports this module's :func:`check_rgb`, so importing
+    it at the top of this module would be circular."""
+    from . import landmarks
+
+    return landmarks
+
+
 def check_landmarks(points: np.ndarray, name: str = "landmarks") -> np.ndarray:
     """``points`` as a (68, 2) float64 array of finite (x, y) pixels, or a ValueError saying what is wrong."""
+    count = _landmarks_module().NUM_LANDMARKS
     array = np.asarray(points, dtype=np.float64) if isinstance(points, (np.ndarray, list, tuple)) else None
-    if array is None or array.shape != (NUM_LANDMARKS, 2) or not np.isfinite(array).all():
+    if array is None or array.shape != (count, 2) or not np.isfinite(array).all():
         shape = getattr(array, "shape", type(points).__name__)
         raise ValueError(
-            f"{name} must be {NUM_LANDMARKS} finite (x, y) points in iBUG-300W order, shaped ({NUM_LANDMARKS}, 2); "
-            f"got {shape}."
+            f"{name} must be {count} finite (x, y) points in iBUG-300W order, shaped ({count}, 2); got {shape}."
         )
     return array
 
@@ -264,10 +270,11 @@ def alignment_points(points: np.ndarray) -> np.ndarray:
     """The (5, 2) points the alignment fits, from 68 landmarks: image-left and image-right eye centres (the means
     of each eye's six points), nose tip, image-left and image-right mouth corners."""
     points = check_landmarks(points)
+    groups = _landmarks_module().LANDMARK_GROUPS
     return np.stack(
         [
-            points[_LEFT_EYE].mean(axis=0),
-            points[_RIGHT_EYE].mean(axis=0),
+            points[groups["left_eye"]].mean(axis=0),
+            points[groups["right_eye"]].mean(axis=0),
             points[_NOSE_TIP],
             points[_MOUTH_CORNERS[0]],
             points[_MOUTH_CORNERS[1]],
@@ -308,6 +315,61 @@ def align_face_from_landmarks(
     return AlignedFace(
         crop=crop, matrix=matrix, inverse=cv2.invertAffineTransform(matrix), box=box, landmarks=landmarks
     )
+
+
+#: What :func:`find_faces` tells the caller when no face had landmarks and Haar boxes were used instead.
+HAAR_FALLBACK_NOTE = "no landmarks found; aligned from a Haar box, edits may be off"
+FACE_CHOICES = ("largest", "all")
+
+
+#: Input sides of face-api's detector: its default, and twice that for the small faces of a large group photo (at
+#: the default, a face narrower than about a tenth of the photo's longer side is missed).
+DETECTOR_INPUT_SIZES = (416, 832)
+
+
+def _detect_landmark_faces(rgb: np.ndarray, faces: str, min_score: float) -> list[FaceLandmarks]:
+    """Faces with landmarks, largest first. The detector runs at its default input size, and again at the larger
+    one where all faces are wanted or none was found, on photos at least that large (the first pass shrank them by
+    2x or more; upsampling a smaller photo only adds false detections); boxes found twice are merged by the
+    detector's own non-maximum suppression."""
+    module = _landmarks_module()
+    small, large = DETECTOR_INPUT_SIZES
+    found = module.detect_face_boxes(rgb, min_score, small)
+    if (faces == "all" or not found) and max(rgb.shape[:2]) >= large:
+        found += module.detect_face_boxes(rgb, min_score, large)
+        boxes, scores = np.array([box for box, _ in found]), np.array([score for _, score in found])
+        threshold = module.load_face_api_models()[0].config.iou_threshold
+        found = [found[index] for index in non_max_suppression(boxes, scores, threshold)] if found else []
+    found = sorted(found, key=lambda item: item[0][2] * item[0][3], reverse=True)[: 1 if faces == "largest" else None]
+    return [module.FaceLandmarks(box, score, module.landmarks_in_box(rgb, box)) for box, score in found]
+
+
+def find_faces(
+    rgb: np.ndarray, faces: str = "largest", size: int = 128, margin: float = 1.0, min_score: float = 0.5
+) -> tuple[list[AlignedFace], list[str]]:
+    """The face(s) of a photo aligned onto the canonical template, largest first, and notes for the user.
+
+    Faces are found with their 68 landmarks (:func:`hf_segan.landmarks.detect_landmarks`, detector confidence
+    above ``min_score``) and aligned with :func:`align_face_from_landmarks`. Only when no face has landmarks are
+    the Haar cascades tried (:func:`detect_faces`, :func:`align_face`); those faces have no ``landmarks`` and the
+    notes say so (:data:`HAAR_FALLBACK_NOTE`). No face at all gives an empty list: the caller knows the photo's
+    name for the error.
+
+    Args:
+        rgb: the photo, (H, W, 3) uint8.
+        faces: ``"largest"`` (one face) or ``"all"``.
+        size, margin: the crop's side and zoom-out, as in :func:`align_face`.
+        min_score: detector confidence a face must exceed, in [0, 1).
+    """
+    if faces not in FACE_CHOICES:
+        raise ValueError(f"faces must be one of {FACE_CHOICES}, got {faces!r}.")
+    _check_crop_arguments(rgb, size, margin)
+    found = _detect_landmark_faces(rgb, faces, min_score)
+    if found:
+        return [align_face_from_landmarks(rgb, face, size, margin) for face in found], []
+    boxes = detect_faces(rgb)[: 1 if faces == "largest" else None]
+    notes = [HAAR_FALLBACK_NOTE] if boxes else []
+    return [align_face(rgb, box, size, margin) for box in boxes], notes
 
 
 def paste_mask(size: int, feather: float = 0.08) -> np.ndarray:
