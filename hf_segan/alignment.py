@@ -349,8 +349,10 @@ def find_faces(
 ) -> tuple[list[AlignedFace], list[str]]:
     """The face(s) of a photo aligned onto the canonical template, largest first, and notes for the user.
 
-    Faces are found with their 68 landmarks (:func:`hf_segan.landmarks.detect_landmarks`, detector confidence
-    above ``min_score``) and aligned with :func:`align_face_from_landmarks`. Only when no face has landmarks are
+    Faces are found by face-api's detector (:func:`hf_segan.landmarks.detect_face_boxes`, confidence above
+    ``min_score``; see :data:`DETECTOR_INPUT_SIZES`), get their 68 landmarks from its landmark net
+    (:func:`hf_segan.landmarks.landmarks_in_box`) and are aligned with :func:`align_face_from_landmarks`. Only when
+    no face has landmarks are
     the Haar cascades tried (:func:`detect_faces`, :func:`align_face`); those faces have no ``landmarks`` and the
     notes say so (:data:`HAAR_FALLBACK_NOTE`). No face at all gives an empty list: the caller knows the photo's
     name for the error.
