@@ -30,6 +30,10 @@ from PIL import Image
 
 from hf_segan.space import CONCURRENCY_LIMIT, build_demo, example_photos, launch_demo
 
+#: Seconds a client waits for each HTTP response. gradio_client's default (httpx's 5 s) times out the queue-join
+#: request while a busy 2-core server encodes large photos; a browser's fetch has no such limit.
+CLIENT_TIMEOUT_S = 60
+
 
 def tiny_pipeline():
     """The randomly initialised pipeline of the test suite: measures the server, not the model."""
@@ -43,18 +47,24 @@ def tiny_pipeline():
     return SeganPipeline(parser=parser, editor=editor, resolution=64)
 
 
-def write_photos(folder: Path, count: int) -> list[Path]:
-    """``count`` distinct PNGs of the bundled example photo (different bytes, same face)."""
+def write_photos(folder: Path, count: int, side: int | None = None) -> list[Path]:
+    """``count`` distinct PNGs of the bundled example photo (different bytes, same face); with ``side``, JPEGs of
+    it enlarged to ``side`` x ``side`` pixels (PNGs that large would exceed the upload limit)."""
     examples = example_photos()
     if not examples:
         raise SystemExit("No bundled example photo (hf_segan/assets/examples) to send.")
     with Image.open(examples[0]) as image:
-        base = np.asarray(image.convert("RGB")).copy()
+        picture = image.convert("RGB")
+        base = np.asarray(picture.resize((side, side), Image.Resampling.BICUBIC) if side else picture).copy()
     paths = []
     for index in range(count):
-        base[0, 0] = (index % 256, index // 256, 0)
-        path = folder / f"photo_{index:03d}.png"
-        Image.fromarray(base).save(path)
+        marker = (index % 256, index // 256, 0)
+        if side:
+            base[:8, :8] = marker  # a block survives JPEG compression, so every file differs
+        else:
+            base[0, 0] = marker
+        path = folder / f"photo_{index:03d}.{'jpg' if side else 'png'}"
+        Image.fromarray(base).save(path, **({"quality": 90} if side else {}))
         paths.append(path)
     return paths
 
@@ -67,7 +77,7 @@ def fire(url: str, photos: list[Path], expression: str, concurrency: int) -> tup
     start_line = threading.Barrier(concurrency + 1)
 
     def client_loop() -> list[float]:
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, httpx_kwargs={"timeout": CLIENT_TIMEOUT_S})
         start_line.wait()
         latencies = []
         while True:
@@ -101,6 +111,8 @@ def append_csv(row: dict, path: Path) -> None:
     """Append ``row`` (with a header for a new file) by rewriting the file through a temp file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     existing = path.read_text() if path.exists() else ""
+    if existing and existing.splitlines()[0] != ",".join(row):
+        raise SystemExit(f"{path} has other columns than this script writes; pass another --out.")
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, newline="") as handle:
         handle.write(existing)
         writer = csv.DictWriter(handle, fieldnames=list(row))
@@ -117,6 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=10, help="clients sending at once")
     parser.add_argument("--expression", default="happy")
+    parser.add_argument("--photo-side", type=int, help="send JPEGs of this many pixels a side (default: 512 PNGs)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/space_load.csv"))
     args = parser.parse_args(argv)
@@ -130,7 +143,7 @@ def main(argv: list[str] | None = None) -> dict:
     rss_before = peak_rss_mb()
     try:
         with tempfile.TemporaryDirectory() as folder:
-            photos = write_photos(Path(folder), args.requests)
+            photos = write_photos(Path(folder), args.requests, args.photo_side)
             latencies, wall = fire(demo.local_url, photos, args.expression, args.concurrency)
     finally:
         demo.close()
@@ -139,6 +152,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "date": time.strftime("%Y-%m-%d"),
         "model": args.model,
+        "photo_side": args.photo_side or 512,
         "requests": args.requests,
         "concurrency": args.concurrency,
         "succeeded": len(latencies),

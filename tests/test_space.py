@@ -307,3 +307,14 @@ def test_photos_above_the_decoding_work_size_are_edited_at_full_size(tmp_path, m
     assert prepared.image.notes == [] and result.photo.size == (512, 512)
     expected = skin_only_pipeline().edit_photo(data.astronaut(), "happy", 1.0).image
     assert np.array_equal(np.asarray(result.photo), np.asarray(expected))
+
+
+def test_caches_stay_within_their_byte_budget(tmp_path):
+    path = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(path)
+    # one edit of a 512x512 photo holds the RGB photo (786,432 bytes) and its 64x64 maps: a 2 MB budget keeps two
+    editor = SpaceEditor(skin_only_pipeline(), cache_bytes=2_000_000)
+    _, edits = editor.all_expressions(str(path), 1.0, None)
+    assert len(edits) == len(EXPRESSIONS)
+    assert len(editor._edits) == 2 and editor._edits.bytes <= 2_000_000
+    assert editor._photos.bytes <= 2_000_000 and len(editor._photos) == 1
