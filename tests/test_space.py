@@ -318,3 +318,12 @@ def test_caches_stay_within_their_byte_budget(tmp_path):
     assert len(edits) == len(EXPRESSIONS)
     assert len(editor._edits) == 2 and editor._edits.bytes <= 2_000_000
     assert editor._photos.bytes <= 2_000_000 and len(editor._photos) == 1
+
+
+def test_notes_on_how_the_photo_was_read_come_with_the_result(client, tmp_path):
+    path = tmp_path / "animated.gif"
+    first = Image.fromarray(data.astronaut())
+    first.save(path, save_all=True, append_images=[first.rotate(90)], duration=100)
+    notes = edit(client, path)[-1]
+    assert "animated.gif: animated image with 2 frames; only the first frame is used." in notes
+    assert str(tmp_path) not in notes and "/gradio" not in notes  # the user's file name, never a server path

@@ -25,7 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 def test_spaces_folder_is_the_default_export(tmp_path):
     exported = export_space(tmp_path / "space")
     for name in SPACE_TEXT_FILES:
-        assert (REPO / "spaces" / name).read_text() == (exported / name).read_text(), f"spaces/{name} is stale"
+        assert (REPO / "spaces" / name).read_text() == (exported / name).read_text(), (
+            f"spaces/{name} is stale: regenerate it with hf-segan space --export (docs/space.md)"
+        )
 
 
 def test_requirements_pin_cpu_torch_and_list_every_dependency_but_never_hf_segan(tmp_path):
