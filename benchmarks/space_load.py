@@ -30,8 +30,8 @@ from PIL import Image
 
 from hf_segan.space import CONCURRENCY_LIMIT, build_demo, example_photos, launch_demo
 
-#: Seconds a client waits for each HTTP response. gradio_client's default (httpx's 5 s) times out the queue-join
-#: request while a busy 2-core server encodes large photos; a browser's fetch has no such limit.
+#: Seconds a client waits for each HTTP response. gradio_client's default (httpx's 5 s) can time out the queue-join
+#: request while a busy server encodes large photos; a browser's fetch has no such limit.
 CLIENT_TIMEOUT_S = 60
 
 

@@ -42,7 +42,8 @@ from .pipeline import SeganPipeline, default_model_path
 #: Uploads larger than this are refused by the server before any handler runs.
 MAX_UPLOAD_SIZE = "10mb"
 #: Requests that run the model at once, all events together; more wait in the queue (memory is the limit on a
-#: CPU Space: a photo at the :data:`~hf_segan.io.MAX_PIXELS` bound takes about 1 GB while it is edited).
+#: CPU Space: a photo near the :data:`~hf_segan.io.MAX_PIXELS` bound is held in several full-size copies while
+#: it is edited).
 CONCURRENCY_LIMIT = 2
 #: The one concurrency group of every event that decodes photos or runs the model.
 CONCURRENCY_ID = "model"
