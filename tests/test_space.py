@@ -286,11 +286,12 @@ def test_results_are_deleted_from_the_server_after_their_lifetime(fresh_server, 
 
     from hf_segan.space import ResultWriter
 
-    result = edit(fresh_server(temp_file_lifetime_s=1), astronaut)
+    # long enough for the upload to outlive the request (a shorter lifetime deletes it before it is read)
+    result = edit(fresh_server(temp_file_lifetime_s=10), astronaut)
     # the client downloads each result under its server name
-    on_server = [ResultWriter(get_upload_folder()).folder / Path(result[i]).name for i in (0, 3)]
+    on_server = [ResultWriter(get_upload_folder()).folder / Path(result[i]).name for i in (0, 2, 4)]
     assert all(path.is_file() for path in on_server)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while any(path.exists() for path in on_server) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not any(path.exists() for path in on_server)
