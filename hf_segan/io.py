@@ -155,8 +155,12 @@ def _rgb_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(image.convert("RGB")).copy(), alpha
 
 
-def load_image(source: str | os.PathLike) -> LoadedImage:
-    """Decode ``source`` safely into a :class:`LoadedImage` (see the module docstring for what is handled)."""
+def load_image(source: str | os.PathLike, downscale: bool = True) -> LoadedImage:
+    """Decode ``source`` safely into a :class:`LoadedImage` (see the module docstring for what is handled).
+
+    ``downscale=False`` keeps every pixel of images above :data:`WORK_PIXELS`, for callers (the Space) that
+    return the photo at its own size; :data:`MAX_PIXELS` still applies.
+    """
     name = str(source)
     path = Path(source)
     if not path.is_file():
@@ -183,7 +187,7 @@ def load_image(source: str | os.PathLike) -> LoadedImage:
         if getattr(image, "n_frames", 1) > 1:
             image.seek(0)
             notes.append(f"{name}: animated image with {image.n_frames} frames; only the first frame is used.")
-        if width * height > WORK_PIXELS:
+        if downscale and width * height > WORK_PIXELS:
             scale = (WORK_PIXELS / (width * height)) ** 0.5
             target = (max(1, int(width * scale)), max(1, int(height * scale)))
             image.draft(None, target)
@@ -192,7 +196,7 @@ def load_image(source: str | os.PathLike) -> LoadedImage:
             image.load()
             orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
             oriented = ImageOps.exif_transpose(image)
-            if oriented.width * oriented.height > WORK_PIXELS:
+            if downscale and oriented.width * oriented.height > WORK_PIXELS:
                 scale = (WORK_PIXELS / (oriented.width * oriented.height)) ** 0.5
                 oriented.thumbnail((int(oriented.width * scale) + 1, int(oriented.height * scale) + 1))
             if oriented.mode == "F" and not np.isfinite(np.asarray(oriented)).all():
@@ -389,6 +393,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def follow_umask(folder: str | os.PathLike) -> None:
+    """Give every file below ``folder`` the permissions the umask gives a new file.
+
+    Why: safetensors writes weight files with mode 0o600 whatever the umask, so a model folder saved for others to
+    read would be readable by its owner only. The umask is read by creating a probe file (``os.umask`` cannot be
+    read without setting it, which would race with other threads).
+    """
+    folder = Path(folder)
+    probe = _create_temporary(folder / "umask-probe")
+    try:
+        mode = probe.stat().st_mode & 0o777
+    finally:
+        probe.unlink()
+    for file in folder.rglob("*"):
+        if file.is_file() and not file.is_symlink():
+            os.chmod(file, mode)
 
 
 def _create_temporary(path: Path) -> Path:

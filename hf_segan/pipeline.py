@@ -7,6 +7,8 @@ Two entry points:
   added to the original pixels, so an edit never blurs what it did not touch.
 * ``pipe.edit_photo(photo, ...)`` for whole photos: detect faces, align each to the canonical crop, edit the
   crops in one batch and paste them back with a feathered blend limited to the face.
+* ``pipe.parse_photo(photo, ...)`` parses the aligned face(s) of a whole photo (landmark masks, or the learned
+  parser for a model trained on real photos) into one label map at the photo's size.
 
 This module imports every component class: diffusers loads components only from modules already imported, and
 the module paths written into ``model_index.json`` (``hf_segan.models.bisenet`` / ``unet`` / ``editor``) are
@@ -32,14 +34,17 @@ from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 from PIL import Image
 
-from .alignment import FaceBox, align_face, detect_faces, paste_face
+from .alignment import AlignedFace, FaceBox, align_face, detect_faces, find_faces, paste_face
+from .constants import PHOTO_PARSERS
 from .expressions import ExpressionSpec, expression_condition
 from .fast_path import fast_dtype, prepare_for_inference
 from .image_utils import overlay_labels, tensor_to_uint8
-from .io import as_image, from_any
+from .io import as_image, follow_umask, from_any
+from .landmark_parsing import landmark_parsing_probs
 from .models.bisenet import BiSeNetFaceParser
 from .models.editor import HierarchicalExpressionGenerator
 from .models.unet import UNetFaceParser
+from .photo_parsing import crop_landmarks, labels_on_photo, landmark_probs_for_photo
 
 OUTPUT_TYPES = ("pil", "np", "pt")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
@@ -91,6 +96,24 @@ def _check_finite(values: torch.Tensor, component: str) -> None:
             f"the {component} produced NaN or infinite values, so no result was returned; its weights are probably "
             "corrupt (retrain or re-download the model)."
         )
+
+
+@dataclass
+class PhotoParseResult:
+    """A photo's face parsing.
+
+    Args:
+        labels: (H, W) uint8 label map at the photo's size, values index :data:`hf_segan.FACE_PARSING_CLASSES`;
+            background outside the faces.
+        faces: the aligned faces that were parsed, largest first (empty for an already aligned crop).
+        notes: what the user should know (e.g. faces aligned from a Haar box, without landmarks).
+        parser: the parser that ran, ``landmarks`` or ``model``.
+    """
+
+    labels: np.ndarray
+    faces: list[AlignedFace]
+    notes: list[str]
+    parser: str
 
 
 def check_pipeline_folder(path: str | os.PathLike) -> None:
@@ -192,6 +215,7 @@ class SeganPipeline(DiffusionPipeline):
                 "saved format; save the pipeline before enabling the fast path."
             )
         super().save_pretrained(save_directory, **kwargs)
+        follow_umask(save_directory)
 
     # --- inputs -----------------------------------------------------------------------------------------------
 
@@ -286,6 +310,51 @@ class SeganPipeline(DiffusionPipeline):
         if output_type == "pt":
             return torch.stack(labels) if len({tuple(t.shape) for t in labels}) == 1 else labels
         return _stack_numpy(labels)
+
+    @torch.inference_mode()
+    def parse_photo(
+        self, photo: Any, faces: str = "all", parser: str = "auto", aligned: bool = False
+    ) -> PhotoParseResult:
+        """Parse the face(s) of a whole photo: each face is aligned (:func:`hf_segan.alignment.find_faces`) and
+        parsed on its crop, and the crops' probabilities are warped back into one label map at the photo's size.
+
+        Args:
+            photo: a file path, PIL image, numpy or torch image (see :mod:`hf_segan.io`).
+            faces: ``all`` or ``largest`` detected face(s).
+            parser: one of :data:`~hf_segan.constants.PHOTO_PARSERS`; ``auto`` is ``landmarks`` unless the editor's
+                config says ``trained_on_real_photos``. Faces aligned from a Haar box have no landmarks: ``auto``
+                then uses the model's parser (with a note), ``landmarks`` refuses.
+            aligned: ``photo`` is already an aligned face crop (margin 1): parse it whole, no detection.
+        """
+        if parser not in PHOTO_PARSERS:
+            raise ValueError(f"parser must be one of {PHOTO_PARSERS}, got {parser!r}.")
+        loaded = as_image(photo, name="photo")
+        rgb, notes = loaded.rgb, list(loaded.notes)
+        chosen = parser if parser != "auto" else "model" if self.editor.config.trained_on_real_photos else "landmarks"
+        if aligned:
+            if chosen == "model":
+                return PhotoParseResult(self.parse(rgb)[0].astype(np.uint8), [], notes, chosen)
+            probs = landmark_parsing_probs(crop_landmarks(rgb), rgb.shape[:2])
+            return PhotoParseResult(probs[0].argmax(0).numpy().astype(np.uint8), [], notes, chosen)
+        found, found_notes = find_faces(rgb, faces, size=self.config.resolution)
+        if not found:
+            raise ValueError(f"no face found in {loaded.source}.")
+        notes += found_notes
+        if chosen == "landmarks" and found[0].landmarks is None:  # Haar boxes: no face had landmarks
+            if parser == "landmarks":
+                raise ValueError(
+                    f"parser 'landmarks' needs face landmarks, but none were found in {loaded.source} (only a Haar "
+                    "box); use parser 'auto' or 'model'."
+                )
+            chosen = "model"
+            notes.append("no landmarks, so the faces were parsed by the model's parser")
+        if chosen == "landmarks":
+            maps = [landmark_probs_for_photo(face) for face in found]
+        else:
+            crops = torch.cat([self._resize(crop) for crop in from_any([face.crop for face in found])])
+            probs = self.parsing_probs(crops.to(self.parser.device, self.parser.dtype)).cpu().numpy()
+            maps = [(face_probs, face.matrix) for face_probs, face in zip(probs, found, strict=True)]
+        return PhotoParseResult(labels_on_photo(rgb.shape[:2], maps), found, notes, chosen)
 
     @staticmethod
     def overlay(image: Image.Image | np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> Image.Image:

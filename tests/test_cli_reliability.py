@@ -88,8 +88,9 @@ def test_parse_reports_inputs_whose_results_would_collide(tiny_pipeline_dir, tmp
         (tmp_path / folder).mkdir()
         Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / folder / "face.png")
     status, err = run(
-        capsys, "parse", tmp_path / "x", tmp_path / "y", "--out", tmp_path / "p", "--model", tiny_pipeline_dir
-    )
+        capsys, "parse", tmp_path / "x", tmp_path / "y", "--out", tmp_path / "p", "--model", tiny_pipeline_dir,
+        "--aligned", "--parser", "model",
+    )  # fmt: skip
     assert (
         status == 2
         and f"{tmp_path / 'y' / 'face.png'}: its output face_labels.png would overwrite the result of" in err

@@ -210,6 +210,22 @@ def test_save_and_load_round_trip(tmp_path):
         assert torch.equal(editor(images, probs, condition).images, loaded(images, probs, condition).images)
 
 
+def test_trained_on_real_photos_is_saved_and_old_checkpoints_load_as_synthetic(tmp_path):
+    real = _editor(trained_on_real_photos=True)
+    real.save_pretrained(tmp_path / "real")
+    assert HierarchicalExpressionGenerator.from_pretrained(tmp_path / "real").config.trained_on_real_photos is True
+    # a checkpoint saved before the key existed has no such entry in its config.json: it saw only synthetic faces
+    old = _editor()
+    old.save_pretrained(tmp_path / "old")
+    config_path = tmp_path / "old" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["trained_on_real_photos"]
+    config_path.write_text(json.dumps(config))
+    assert HierarchicalExpressionGenerator.from_pretrained(tmp_path / "old").config.trained_on_real_photos is False
+    with pytest.raises(ValueError, match="trained_on_real_photos"):
+        _editor(trained_on_real_photos="yes")
+
+
 def test_paper_preset_is_the_ganimation_generator():
     """GANimation's generator: 7x7 stem of 64 channels, two downsamplings to 256, six residual blocks, 7x7 heads;
     no skips, no warp, no FiLM."""

@@ -180,3 +180,24 @@ def test_each_mode_is_written_back_in_its_own_mode(tmp_path, name, source, writt
     untouched = np.ones(before.shape[:2], bool)
     untouched[10:20, 10:20] = False
     assert np.array_equal(after[untouched], before[untouched]) and not np.array_equal(after, before)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_saved_models_and_pipelines_follow_the_umask(tmp_path, umask):
+    """safetensors writes weights 0o600 whatever the umask; saved model folders must be readable as the umask says."""
+    from conftest import build_tiny_pipeline
+
+    from hf_segan.training.checkpointing import save_pretrained_atomic
+
+    tiny_pipeline = build_tiny_pipeline()
+    previous = os.umask(umask)
+    try:
+        tiny_pipeline.save_pretrained(tmp_path / "pipe")
+        save_pretrained_atomic(tiny_pipeline.editor, tmp_path / "editor")
+    finally:
+        os.umask(previous)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".safetensors" for p in files)
+    assert {str(p.relative_to(tmp_path)): p.stat().st_mode & 0o777 for p in files} == {
+        str(p.relative_to(tmp_path)): 0o666 & ~umask for p in files
+    }

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 
+from ..io import follow_umask
 from .safe_state import check_finite, check_weights_finite, load_training_state, save_training_state
 
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
@@ -104,6 +105,7 @@ def save_pretrained_atomic(model, path: str | Path) -> Path:
     if tmp.exists():
         shutil.rmtree(tmp)
     model.save_pretrained(str(tmp))
+    follow_umask(tmp)
     old = path.with_name(path.name + ".old")
     if path.exists():
         os.replace(path, old)
