@@ -352,7 +352,7 @@ class SeganPipeline(DiffusionPipeline):
             maps = [landmark_probs_for_photo(face) for face in found]
         else:
             crops = torch.cat([self._resize(crop) for crop in from_any([face.crop for face in found])])
-            probs = self.parsing_probs(crops.to(self.parser.device, self.parser.dtype)).cpu().numpy()
+            probs = self.parsing_probs(crops.to(self._execution_device, self.parser.dtype)).cpu().numpy()
             maps = [(face_probs, face.matrix) for face_probs, face in zip(probs, found, strict=True)]
         return PhotoParseResult(labels_on_photo(rgb.shape[:2], maps), found, notes, chosen)
 
