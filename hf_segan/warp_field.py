@@ -18,10 +18,14 @@ import numpy as np
 
 #: Kernel radius as a multiple of the inter-ocular distance: wide enough that a moved mouth corner drags the
 #: cheek around it smoothly (no fold), small enough that the field dies out inside the face.
-RADIUS_PER_EYE_DISTANCE = 0.75
-#: Tikhonov term of the interpolation system: keeps it solvable when two landmarks coincide (a closed mouth's inner
-#: and outer lip corners) at a negligible cost in exactness.
-REGULARISATION = 1e-6
+RADIUS_PER_EYE_DISTANCE = 0.6
+#: How far above the brows the forehead is held still, and how far the face region reaches (eye distances): the
+#: brows move by up to 0.2 eye distances, so the forehead between compresses or stretches by at most 35%.
+FOREHEAD_ANCHOR_HEIGHT = 0.55
+#: Tikhonov term of the interpolation system (the kernel is 1 at distance 0): keeps it solvable when two landmarks
+#: coincide (a closed mouth's inner and outer lip corners) and smooths the disagreements of nearby landmarks'
+#: moves instead of bending the field sharply between them; landmarks land within a few percent of their targets.
+REGULARISATION = 1e-2
 
 
 def wendland(distance: np.ndarray, radius: float) -> np.ndarray:
@@ -47,6 +51,17 @@ class DisplacementField:
         """(H, W) bool: where the field moves anything."""
         return np.any(self.field != 0, axis=-1)
 
+    def min_jacobian(self, ignore: np.ndarray | None = None) -> float:
+        """The smallest Jacobian determinant of ``x -> x + field(x)`` outside the (H, W) bool mask ``ignore``: 1 is
+        a shift, below 0 the warp folds over itself (a pixel would be shown twice, mirrored) and near 0 it smears
+        one source pixel over many."""
+        dx_dx = np.gradient(self.field[..., 0], axis=1) + 1.0
+        dx_dy = np.gradient(self.field[..., 0], axis=0)
+        dy_dx = np.gradient(self.field[..., 1], axis=1)
+        dy_dy = np.gradient(self.field[..., 1], axis=0) + 1.0
+        determinant = dx_dx * dy_dy - dx_dy * dy_dx
+        return float(determinant.min() if ignore is None else determinant[~ignore].min(initial=1.0))
+
 
 def landmark_field(
     source: np.ndarray,
@@ -54,6 +69,7 @@ def landmark_field(
     size: int,
     radius: float | None = None,
     limit: np.ndarray | None = None,
+    anchors: np.ndarray | None = None,
 ) -> DisplacementField:
     """The smooth backward field on a ``size`` x ``size`` crop that carries each ``source`` landmark to its
     ``target`` (both (N, 2) crop pixels). Landmarks whose target equals their source stay fixed anchors.
@@ -61,7 +77,8 @@ def landmark_field(
     The field is interpolated at the *target* positions (where output pixels are) with value ``source - target``,
     so sampling the source at ``x + field(x)`` puts the source's landmark ``i`` at ``target[i]``. ``limit``
     ((size, size) weights in [0, 1], e.g. :func:`face_mask`) multiplies the field, so it is exactly 0 where
-    ``limit`` is.
+    ``limit`` is. ``anchors`` ((M, 2) crop pixels) are extra points that must not move (e.g. the forehead above
+    the brows, so a lowered brow does not drag the hairline down).
     """
     source, target = np.asarray(source, np.float64), np.asarray(target, np.float64)
     if source.shape != target.shape or source.ndim != 2 or source.shape[1] != 2:
@@ -71,6 +88,9 @@ def landmark_field(
     radius = RADIUS_PER_EYE_DISTANCE * eye_distance(source) if radius is None else radius
     if not radius > 0:
         raise ValueError(f"The field radius must be positive, got {radius}.")
+    if anchors is not None:
+        anchors = np.asarray(anchors, np.float64).reshape(-1, 2)
+        source, target = np.concatenate([source, anchors]), np.concatenate([target, anchors])
     values = source - target
     field = np.zeros((size, size, 2), np.float32)
     if not np.any(values):
@@ -92,7 +112,13 @@ def landmark_field(
     return DisplacementField(field)
 
 
-def face_mask(points: np.ndarray, size: int, forehead: float = 0.6, feather: float = 0.15) -> np.ndarray:
+def forehead_anchors(points: np.ndarray, height: float = FOREHEAD_ANCHOR_HEIGHT) -> np.ndarray:
+    """Points ``height`` eye distances above each brow point (iBUG 17-26) of an upright face, to hold the
+    forehead and hairline still while the brows move."""
+    return points[17:27] - [0.0, height * eye_distance(points)]
+
+
+def face_mask(points: np.ndarray, size: int, forehead: float = 0.75, feather: float = 0.15) -> np.ndarray:
     """(size, size) float32 weights: 1 inside the face, a smooth ramp inside its edge, exactly 0 outside.
 
     The face is the convex hull of the jaw line (iBUG 0-16) and the brows (17-26) lifted by ``forehead`` eye

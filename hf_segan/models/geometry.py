@@ -106,8 +106,10 @@ class LandmarkGeometryModel(ModelMixin, ConfigMixin):
         features = torch.cat([normalised_points.flatten(1), condition.to(normalised_points.dtype)], 1)
         return self.net(features).view_as(normalised_points)
 
+    @torch.no_grad()
     def predict_targets(self, points: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        """Landmarks (B, N, 2) in pixels -> where the condition moves them, in the same pixels."""
+        """Landmarks (B, N, 2) in pixels -> where the condition moves them, in the same pixels (no gradients:
+        for inference)."""
         frame = eye_frame(points.double())
         normalised = to_eye_frame(points.double(), frame).to(self.device, self.dtype)
         moved = self(normalised, condition.to(self.device, self.dtype)).double().cpu()
