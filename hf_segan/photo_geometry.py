@@ -30,6 +30,9 @@ REGION_LANDMARKS: dict[str, tuple[int, ...]] = {
 }
 
 
+#: Side of the aligned crop the field is built on: the eye distance is 33 pixels there, fine enough for a field that
+#: varies over a fifth of it, whatever resolution the editor works at.
+FIELD_SIZE = 128
 #: A brow may come down by at most this share of its height above the upper eyelid: lower, the skin between would
 #: have to vanish (a real brow stops at the lid), and on faces with glasses the detected brow often sits on the
 #: frame, close to the lid.
@@ -100,7 +103,7 @@ def edit_face_geometry(
     condition: torch.Tensor,
     intensity: float = 1.0,
     regions: Sequence[str] | None = None,
-    size: int = 128,
+    size: int = FIELD_SIZE,
     scale: float = 1.0,
 ) -> GeometryEdit:
     """Move the face with landmarks ``points`` ((68, 2) photo pixels) of ``rgb`` toward ``condition``.
