@@ -10,6 +10,8 @@ Two entry points:
   pixels are warped accordingly (:mod:`hf_segan.photo_geometry`); an editor not trained on real photos adds
   nothing else, so no synthetic texture lands on a real face. Without one: detect faces, align each to the
   canonical crop, edit the crops in one batch and paste them back with a feathered blend limited to the face.
+* ``pipe.parse_photo(photo, ...)`` parses the aligned face(s) of a whole photo (landmark masks, or the learned
+  parser for a model trained on real photos) into one label map at the photo's size.
 
 This module imports every component class: diffusers loads components only from modules already imported, and
 the module paths written into ``model_index.json`` (``hf_segan.models.bisenet`` / ``unet`` / ``editor`` /
@@ -34,17 +36,28 @@ from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 from PIL import Image
 
-from .alignment import FaceBox, align_face, detect_faces, paste_face
+from .alignment import (
+    AlignedFace,
+    FaceBox,
+    align_face,
+    align_face_from_landmarks,
+    detect_faces,
+    find_faces,
+    paste_face,
+)
+from .constants import PHOTO_PARSERS
 from .expressions import ExpressionSpec, expression_condition
 from .fast_path import fast_dtype, prepare_for_inference
 from .image_utils import overlay_labels, tensor_to_uint8
 from .io import as_image, from_any
-from .landmarks import detect_landmarks, landmarks_in_box
+from .landmark_parsing import landmark_parsing_probs
+from .landmarks import FaceLandmarks, landmarks_in_box
 from .models.bisenet import BiSeNetFaceParser
 from .models.editor import HierarchicalExpressionGenerator
 from .models.geometry import LandmarkGeometryModel
 from .models.unet import UNetFaceParser
-from .photo_geometry import edit_face_geometry
+from .photo_geometry import FIELD_SIZE, edit_face_geometry
+from .photo_parsing import crop_landmarks, labels_on_photo, landmark_probs_for_photo
 
 OUTPUT_TYPES = ("pil", "np", "pt")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
@@ -83,6 +96,24 @@ class PhotoEditResult:
     image: Image.Image
     faces: list[FaceBox]
     notes: list[str]
+
+
+@dataclass
+class PhotoParseResult:
+    """A photo's face parsing.
+
+    Args:
+        labels: (H, W) uint8 label map at the photo's size, values index :data:`hf_segan.FACE_PARSING_CLASSES`;
+            background outside the faces.
+        faces: the aligned faces that were parsed, largest first (empty for an already aligned crop).
+        notes: what the user should know (e.g. faces aligned from a Haar box, without landmarks).
+        parser: the parser that ran, ``landmarks`` or ``model``.
+    """
+
+    labels: np.ndarray
+    faces: list[AlignedFace]
+    notes: list[str]
+    parser: str
 
 
 def check_pipeline_folder(path: str | os.PathLike) -> None:
@@ -263,6 +294,51 @@ class SeganPipeline(DiffusionPipeline):
             return torch.stack(labels) if len({tuple(t.shape) for t in labels}) == 1 else labels
         return _stack_numpy(labels)
 
+    @torch.inference_mode()
+    def parse_photo(
+        self, photo: Any, faces: str = "all", parser: str = "auto", aligned: bool = False
+    ) -> PhotoParseResult:
+        """Parse the face(s) of a whole photo: each face is aligned (:func:`hf_segan.alignment.find_faces`) and
+        parsed on its crop, and the crops' probabilities are warped back into one label map at the photo's size.
+
+        Args:
+            photo: a file path, PIL image, numpy or torch image (see :mod:`hf_segan.io`).
+            faces: ``all`` or ``largest`` detected face(s).
+            parser: one of :data:`~hf_segan.constants.PHOTO_PARSERS`; ``auto`` is ``landmarks`` unless the editor's
+                config says ``trained_on_real_photos``. Faces aligned from a Haar box have no landmarks: ``auto``
+                then uses the model's parser (with a note), ``landmarks`` refuses.
+            aligned: ``photo`` is already an aligned face crop (margin 1): parse it whole, no detection.
+        """
+        if parser not in PHOTO_PARSERS:
+            raise ValueError(f"parser must be one of {PHOTO_PARSERS}, got {parser!r}.")
+        loaded = as_image(photo, name="photo")
+        rgb, notes = loaded.rgb, list(loaded.notes)
+        chosen = parser if parser != "auto" else "model" if self.editor.config.trained_on_real_photos else "landmarks"
+        if aligned:
+            if chosen == "model":
+                return PhotoParseResult(self.parse(rgb)[0].astype(np.uint8), [], notes, chosen)
+            probs = landmark_parsing_probs(crop_landmarks(rgb), rgb.shape[:2])
+            return PhotoParseResult(probs[0].argmax(0).numpy().astype(np.uint8), [], notes, chosen)
+        found, found_notes = find_faces(rgb, faces, size=self.config.resolution)
+        if not found:
+            raise ValueError(f"no face found in {loaded.source}.")
+        notes += found_notes
+        if chosen == "landmarks" and found[0].landmarks is None:  # Haar boxes: no face had landmarks
+            if parser == "landmarks":
+                raise ValueError(
+                    f"parser 'landmarks' needs face landmarks, but none were found in {loaded.source} (only a Haar "
+                    "box); use parser 'auto' or 'model'."
+                )
+            chosen = "model"
+            notes.append("no landmarks, so the faces were parsed by the model's parser")
+        if chosen == "landmarks":
+            maps = [landmark_probs_for_photo(face) for face in found]
+        else:
+            crops = torch.cat([self._resize(crop) for crop in from_any([face.crop for face in found])])
+            probs = self.parsing_probs(crops.to(self.parser.device, self.parser.dtype)).cpu().numpy()
+            maps = [(face_probs, face.matrix) for face_probs, face in zip(probs, found, strict=True)]
+        return PhotoParseResult(labels_on_photo(rgb.shape[:2], maps), found, notes, chosen)
+
     @staticmethod
     def overlay(image: Image.Image | np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> Image.Image:
         """The colour-coded parsing drawn over ``image``."""
@@ -335,22 +411,26 @@ class SeganPipeline(DiffusionPipeline):
         """The geometry edit of each face, one after the other on the same photo; returns the photo and the faces'
         boxes (with eye centres from the landmarks)."""
         if box is not None:
-            found = [landmarks_in_box(rgb, (box.x, box.y, box.width, box.height))]
+            corners = (box.x, box.y, box.width, box.height)
+            landmarks = FaceLandmarks(corners, 1.0, landmarks_in_box(rgb, corners))
+            found = [align_face_from_landmarks(rgb, landmarks, FIELD_SIZE)]
         else:
-            found = [face.points for face in detect_landmarks(rgb, max_faces=1 if faces == "largest" else None)]
+            found, found_notes = find_faces(rgb, faces, size=FIELD_SIZE)
+            notes.extend(found_notes)
             if not found:
                 raise ValueError(f"no face found in {source}.")
+            if all(face.landmarks is None for face in found):
+                raise ValueError(
+                    f"no face with landmarks found in {source}; the geometric edit needs a frontal face that the "
+                    "landmark detector finds (pass box=(x, y, width, height) around the face to help it)."
+                )
         condition = expression_condition(expression, 1.0)
         result, boxes = rgb, []
-        for points in found:
+        for face in found:
+            if face.landmarks is None:
+                continue
             edit = edit_face_geometry(
-                result,
-                points,
-                self.geometry,
-                condition,
-                intensity,
-                regions,
-                scale=self.config.get("geometry_scale", 1.0),
+                result, face, self.geometry, condition, intensity, regions, scale=self.config.get("geometry_scale", 1.0)
             )
             result = edit.image
             if edit.applied < 1.0:
@@ -358,9 +438,7 @@ class SeganPipeline(DiffusionPipeline):
                     f"The expression was applied at {edit.applied:.0%} of its full strength on one face: more would "
                     "have folded the face's pixels over each other."
                 )
-            (x0, y0), (x1, y1) = points.min(0), points.max(0)
-            eyes = (tuple(points[36:42].mean(0).tolist()), tuple(points[42:48].mean(0).tolist()))
-            boxes.append(FaceBox(float(x0), float(y0), float(x1 - x0), float(y1 - y0), eyes))
+            boxes.append(face.box)
         return result, boxes
 
     def _paste_learned_edit(self, rgb, boxes, expression, intensity, regions, margin, feather):
