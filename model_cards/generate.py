@@ -4,11 +4,11 @@
         [--name NAME] [--repo-id user/name] [--base-model user/name] [--license apache-2.0]
 
 A geometry component's facts come from MODEL_DIR/geometry/training_summary.json (``train_geometry.py`` writes it
-next to ``final``). The training summary defaults to MODEL_DIR/training_summary.json or, as ``train_segan.py`` lays runs out
-(RUN/training_summary.json next to RUN/pipeline), the one in MODEL_DIR's parent. Without ``--evaluation`` the
-summary's ``final_metrics`` (the last evaluation during training) fill the results. The name defaults to the run
-folder (the one holding the summary). Template: ``hf_segan/assets/model_card_template.md``; filling logic and the
-evaluation JSON schema: ``hf_segan.model_card``.
+next to ``final``). The training summary defaults to MODEL_DIR/training_summary.json or, as ``train_segan.py``
+lays runs out (RUN/training_summary.json next to RUN/pipeline), the one in MODEL_DIR's parent. Without
+``--evaluation`` the summary's ``final_metrics`` (the last evaluation during training) fill the results. The name
+defaults to the run folder (the one holding the summary). Template: ``hf_segan/assets/model_card_template.md``;
+filling logic and the evaluation JSON schema: ``hf_segan.model_card``.
 """
 
 from __future__ import annotations
