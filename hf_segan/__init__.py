@@ -8,6 +8,7 @@ from .models.discriminator import DiscriminatorOutput, ExpressionDiscriminator
 from .models.editor import ExpressionEditOutput, HierarchicalExpressionGenerator
 from .models.face_detector import TinyFaceDetector
 from .models.face_landmarks import FaceLandmark68Net
+from .models.geometry import LandmarkGeometryModel
 from .models.parsing import FaceParserOutput
 from .models.unet import UNetFaceParser
 from .pipeline import PhotoEditResult, SeganPipeline, SeganPipelineOutput, default_model_path
@@ -28,6 +29,7 @@ __all__ = [
     "FaceLandmark68Net",
     "FaceParserOutput",
     "HierarchicalExpressionGenerator",
+    "LandmarkGeometryModel",
     "PhotoEditResult",
     "SeganPipeline",
     "SeganPipelineOutput",
