@@ -116,7 +116,9 @@ class SeganTrainer:
                 ) from error
         else:
             parser = parser_class(**model_config.parser)
-        editor = HierarchicalExpressionGenerator(region_source=config.region_source, **editor_kwargs)
+        # Whether this editor may repaint photos: only one trained on real faces (anything but SynthFaces).
+        real_photos = {"trained_on_real_photos": config.data.dataset != "synthfaces"}
+        editor = HierarchicalExpressionGenerator(region_source=config.region_source, **{**editor_kwargs, **real_photos})
         critic = ExpressionDiscriminator(**model_config.discriminator)
         editor_opt = make_optimizer(editor.parameters(), config.optim_editor)
         critic_opt = make_optimizer(critic.parameters(), config.optim_critic)
