@@ -6,6 +6,8 @@ from .models.bisenet import BiSeNetFaceParser
 from .models.classifier import ExpressionClassifier, ExpressionClassifierOutput
 from .models.discriminator import DiscriminatorOutput, ExpressionDiscriminator
 from .models.editor import ExpressionEditOutput, HierarchicalExpressionGenerator
+from .models.face_detector import TinyFaceDetector
+from .models.face_landmarks import FaceLandmark68Net
 from .models.parsing import FaceParserOutput
 from .models.unet import UNetFaceParser
 from .pipeline import PhotoEditResult, SeganPipeline, SeganPipelineOutput, default_model_path
@@ -23,11 +25,13 @@ __all__ = [
     "ExpressionClassifierOutput",
     "ExpressionDiscriminator",
     "ExpressionEditOutput",
+    "FaceLandmark68Net",
     "FaceParserOutput",
     "HierarchicalExpressionGenerator",
     "PhotoEditResult",
     "SeganPipeline",
     "SeganPipelineOutput",
+    "TinyFaceDetector",
     "UNetFaceParser",
     "__version__",
     "default_model_path",
