@@ -83,7 +83,8 @@ def test_bad_landmarks_are_refused():
 
 def test_a_smile_passes_happy_and_fails_sad():
     before = place(neutral_face(), 100, 5, (200, 200))
-    after = place(_lift_corners(neutral_face(), 0.05, 0.02), 100, 5, (200, 200))
+    smile = _lift_corners(neutral_face(), 2 * THRESHOLDS["lip_corner_height"], THRESHOLDS["mouth_width"])
+    after = place(smile, 100, 5, (200, 200))
     happy = score_edit(before, after, "happy")
     assert {c.measure for c in happy} == {"lip_corner_height", "mouth_width"}
     assert edit_passes(happy)
