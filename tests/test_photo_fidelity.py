@@ -4,6 +4,7 @@ import pytest
 from face_shapes import neutral_face, place
 
 from hf_segan.metrics.photo_fidelity import (
+    COLOUR_TOLERANCE,
     EDITABLE_MARGIN,
     editable_region,
     mean_colour_shift,
@@ -96,22 +97,24 @@ def test_a_small_painted_stroke_of_a_new_colour_fails_while_keeping_the_mean():
     painted = photo.copy()
     painted[100:103, 60:140] = (40, 220, 230)
     assert mean_colour_shift(photo, painted, region) < 8
-    assert new_colour_fraction(photo, painted, region) == pytest.approx(240 / region.sum())
+    assert new_colour_fraction(photo, painted, region, 10) == pytest.approx(240 / region.sum())
     assert not photo_fidelity(photo, painted, POINTS, BOX).colour_passed
 
 
-def test_colours_next_to_the_face_colours_are_not_new():
-    """Colours one bin from a colour of the face (resampling blends, 8-bit noise) are known; three bins off are
-    new."""
-    photo = np.zeros((40, 40, 3), np.uint8)
-    photo[:, :20] = (100, 100, 100)
-    photo[:, 20:] = (180, 120, 90)
-    region = np.ones((40, 40), bool)
-    near, far = photo.copy(), photo.copy()
-    near[:10, :10] = (116, 100, 84)
-    far[:10, :10] = (148, 100, 100)
-    assert new_colour_fraction(photo, near, region) == 0.0
-    assert new_colour_fraction(photo, far, region) == pytest.approx(100 / 1600)
+def test_a_colour_is_new_where_nothing_near_had_it():
+    """Colours within the tolerance of a nearby original pixel are not new; a colour of the face painted far from
+    where the face has it is."""
+    photo = np.zeros((40, 80, 3), np.uint8)
+    photo[:, :40] = (100, 100, 100)
+    photo[:, 40:] = (180, 120, 90)
+    region = np.ones((40, 80), bool)
+    near, moved = photo.copy(), photo.copy()
+    near[:10, :10] = (100 + COLOUR_TOLERANCE, 100, 100 - COLOUR_TOLERANCE)
+    moved[:10, :10] = (180, 120, 90)  # 31 to 40 pixels from the orange half
+    assert new_colour_fraction(photo, near, region, 5) == 0.0
+    assert new_colour_fraction(photo, moved, region, 5) == pytest.approx(100 / 3200)
+    assert new_colour_fraction(photo, moved, region, 41) == 0.0  # within reach of a warp that long
+    assert new_colour_fraction(photo, photo.copy(), region, 5) == 0.0
 
 
 def test_bad_inputs_are_refused():

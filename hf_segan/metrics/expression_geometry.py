@@ -96,11 +96,17 @@ def _check_points(points: np.ndarray, name: str) -> np.ndarray:
     return array
 
 
-def face_frame_points(points: np.ndarray) -> np.ndarray:
-    """The 68 landmarks in the eyes' frame: origin midway between the eye centres (means of each eye's six
-    points), x toward the image-right eye, y perpendicular pointing down the face, unit = inter-ocular distance."""
+def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The image-left and image-right eye centres: the means of each eye's six landmarks."""
     array = _check_points(points, "points")
-    left, right = array[list(LEFT_EYE)].mean(0), array[list(RIGHT_EYE)].mean(0)
+    return array[list(LEFT_EYE)].mean(0), array[list(RIGHT_EYE)].mean(0)
+
+
+def face_frame_points(points: np.ndarray) -> np.ndarray:
+    """The 68 landmarks in the eyes' frame: origin midway between the eye centres (:func:`eye_centres`), x toward
+    the image-right eye, y perpendicular pointing down the face, unit = inter-ocular distance."""
+    array = _check_points(points, "points")
+    left, right = eye_centres(array)
     distance = float(np.linalg.norm(right - left))
     if distance < 1e-6:
         raise ValueError("The two eye centres coincide; these are not the landmarks of a face.")
