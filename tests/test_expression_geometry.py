@@ -113,7 +113,8 @@ def test_neutral_moves_a_smile_back_and_holds_everything_else():
     smiling = _lift_corners(neutral_face(), 0.1)
     directions = required_directions("neutral", expression_measures(smiling))
     assert directions["lip_corner_height"] == -1
-    assert all(directions[m] == HOLD for m in MEASURES if m != "lip_corner_height")
+    assert "mouth_width" not in directions  # a relaxing smile narrows the mouth by a person-dependent amount
+    assert all(directions[m] == HOLD for m in MEASURES if m not in ("lip_corner_height", "mouth_width"))
     assert edit_passes(score_edit(smiling, neutral_face(), "neutral"))
     assert not edit_passes(score_edit(smiling, smiling, "neutral"))
     raised = neutral_face()

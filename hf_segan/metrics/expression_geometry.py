@@ -65,8 +65,11 @@ EXPECTED_DIRECTIONS: dict[str, dict[str, int]] = {
 #: Values a relaxed neutral face has whatever the person: the lips meet (no opening) and the mouth corners lie on
 #: the line where they meet. Toward ``neutral``, these measures must move toward these values when they are
 #: further than their threshold from them; every other measure (which depends on the person's face, so has no
-#: reference) must stay within its threshold of where it was.
+#: reference) must stay within its threshold of where it was, except ``NEUTRAL_UNJUDGED``.
 NEUTRAL_REFERENCE: dict[str, float] = {"lip_corner_height": 0.0, "mouth_opening": 0.0}
+#: Measures not judged toward ``neutral``: the mouth's width follows its corners (a smile that relaxes narrows
+#: the mouth by an amount that depends on the person), so it can neither be held nor given a reference.
+NEUTRAL_UNJUDGED: tuple[str, ...] = ("mouth_width",)
 
 #: Smallest movement (in inter-ocular distances) that counts as a visible change at intensity 1. Each is three
 #: times the landmark net's spread on views of the same unedited face (``photo_evaluation.landmark_noise``:
@@ -154,7 +157,7 @@ def required_directions(
     if target != "neutral":
         return dict(EXPECTED_DIRECTIONS[target])
     directions = {}
-    for measure in MEASURES:
+    for measure in (m for m in MEASURES if m not in NEUTRAL_UNJUDGED):
         gap = NEUTRAL_REFERENCE.get(measure, before[measure]) - before[measure]
         directions[measure] = int(np.sign(gap)) if abs(gap) > thresholds[measure] else HOLD
     return directions
