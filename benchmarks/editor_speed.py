@@ -20,10 +20,11 @@ from pathlib import Path
 import torch
 
 from hf_segan.constants import EXPRESSIONS, FACE_PARSING_CLASSES
-from hf_segan.models.editor import HierarchicalExpressionGenerator
+from hf_segan.models.editor import EDITOR_PRESETS, HierarchicalExpressionGenerator
 
-#: GANimation's generator: 7x7 stem with 64 channels, two downsamplings to 256, 6 residual blocks, 7x7 heads.
-GANIMATION_SIZE = {"region_source": "none", "base_channels": 64, "num_residual_blocks": 6, "stem_kernel_size": 7}
+#: GANimation's generator (the `paper` preset without local generators): 7x7 stem with 64 channels, two
+#: downsamplings to 256, 6 residual blocks, 7x7 heads.
+GANIMATION_SIZE = {"region_source": "none", **EDITOR_PRESETS["paper"]}
 
 CONFIGS = {
     "default (semantic)": {"region_source": "semantic"},

@@ -127,9 +127,7 @@ def main() -> None:
 
     face_parser = BiSeNetFaceParser().eval()
     editor = HierarchicalExpressionGenerator().eval()
-    baseline = HierarchicalExpressionGenerator(
-        region_source="none", base_channels=64, num_residual_blocks=6, stem_kernel_size=7
-    ).eval()
+    baseline = HierarchicalExpressionGenerator.from_preset("paper", region_source="none").eval()
     pipe = SeganPipeline(face_parser, editor, 128)
     peaks = {str(dtype): peak_gflops(dtype) for dtype in (torch.float32, torch.bfloat16)}
 

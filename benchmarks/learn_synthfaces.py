@@ -6,7 +6,7 @@
 Runs the real training scripts (the same code ``accelerate launch`` runs) with the bundled default model's recipe
 (``parser_synthfaces.yaml``, ``segan_synthfaces_default.yaml``: a UNet parser, then a warping editor with U-Net
 skips and windowed local generators trained jointly), 1,800 joint steps instead of 3,000, 1,200 training
-identities instead of 300 (on 300 the parser scores 0.913 mIoU on training identities and 0.846 on unseen ones),
+identities instead of 300 (on 300 the parser overfits its training identities),
 the parser in bf16 where the CPU computes it natively, and the independent expression classifier (the judge);
 ``train_segan.py`` runs once per ablation and seed, every ablation starting from the same pre-trained parser:
 
@@ -24,8 +24,7 @@ true target images. With several ``--seeds`` every ablation trains once per seed
 The training and validation faces are rendered once, into ``OUT_DIR/data-*`` (reused by a later run with the same
 settings). The parser trains first, on every core; then the judge and the ablations run ``--jobs`` at a time,
 each on cores / jobs threads, so their "training seconds" overlap and the total is the printed wall clock.
-About 20 minutes with the defaults on a 2-core Intel Xeon with AMX; a CPU without AMX computes bf16 about half as
-fast (README "Does it learn?").
+Run times and results per machine: docs/experiments.md.
 """
 
 from __future__ import annotations
@@ -183,8 +182,8 @@ def main() -> None:
          "--data.batch_size", "32", "--model.kwargs", CLASSIFIER,
          "--mixed_precision", "no"],
     )  # fmt: skip
-    # Small convolutions use two threads poorly: two single-threaded runs side by side finish about 1.3 times
-    # sooner on 2 cores than the same runs one after the other with two threads each (README "Does it learn?").
+    # Small convolutions use two threads poorly: single-threaded runs side by side finish sooner than the same
+    # runs one after the other with all threads each (docs/experiments.md).
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     with ThreadPoolExecutor(args.jobs) as pool:
         futures = {name: pool.submit(train, *job, threads=threads) for name, job in jobs.items()}

@@ -41,8 +41,7 @@ def main() -> None:
          (image128, probs128, condition), 128),
         ("HierarchicalExpressionGenerator none (default)", HierarchicalExpressionGenerator(region_source="none").eval(),
          (image128, None, condition), 128),
-        ("GANimation-size generator", HierarchicalExpressionGenerator(
-            region_source="none", base_channels=64, num_residual_blocks=6, stem_kernel_size=7).eval(),
+        ("GANimation-size generator", HierarchicalExpressionGenerator.from_preset("paper", region_source="none").eval(),
          (image128, None, condition), 128),
         ("ExpressionDiscriminator (default)", ExpressionDiscriminator().eval(), (image128,), 128),
     ]  # fmt: skip

@@ -3,11 +3,11 @@
     python benchmarks/training_step.py [--threads 2] [--batch-size 16] [--resolution 128] [--steps 3]
         [--mixed-precision no] [--out benchmarks/results/training_step.json]
 
-It drives ``training/train_segan.py``'s own ``SeganTrainer`` (default BiSeNet parser trained jointly, default
-editor and critic, WGAN-GP), so the step is exactly the training script's: ``generator_step``, then
-``critic_step`` on its edits, i.e. the cost of one generator step at ``loss.n_critic = 1`` (at the default
-``n_critic = 5`` a generator update follows every fifth critic step). Inputs are random tensors of the training
-shapes: the data pipeline is not timed. Prints one table row and writes JSON.
+It drives the training script's own ``hf_segan.training.segan_trainer.SeganTrainer`` (default BiSeNet parser
+trained jointly, default editor and critic, WGAN-GP), so the step is exactly the training script's:
+``generator_step``, then ``critic_step`` on its edits, i.e. the cost of one generator step at
+``loss.n_critic = 1`` (at the default ``n_critic = 5`` a generator update follows every fifth critic step).
+Inputs are random tensors of the training shapes: the data pipeline is not timed. Prints one table row and writes JSON.
 """
 
 from __future__ import annotations
@@ -16,19 +16,16 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-
-from train_segan import SeganTrainer, SeganTrainingConfig, add_conditions
-
 from hf_segan.constants import EXPRESSIONS, FACE_PARSING_CLASSES
 from hf_segan.training.runtime import create_accelerator
+from hf_segan.training.segan_config import SeganTrainingConfig
+from hf_segan.training.segan_trainer import SeganTrainer, add_conditions
 
 
 def main() -> None:

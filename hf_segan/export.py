@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .io import atomic_path
 from .models.validation import check_condition, check_image
 from .pipeline import SeganPipeline, parsing_probs_at
 
@@ -50,27 +50,19 @@ def export_onnx(pipe: SeganPipeline, path: str | os.PathLike, opset: int = 17) -
     # A copy: casting and eval() must not change the caller's pipeline (e.g. one on the bf16 fast path).
     model = copy.deepcopy(ParseAndEdit(pipe)).to("cpu", torch.float32).eval()
     example = (torch.zeros(1, 3, size, size), torch.zeros(1, pipe.editor.config.num_expressions))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".onnx", dir=path.parent)
-    os.close(handle)
-    try:
-        with warnings.catch_warnings():
-            # The models' input checks run in Python at trace time by design (OnnxEditor repeats them).
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            torch.onnx.export(
-                model,
-                example,
-                tmp,
-                input_names=["images", "condition"],
-                output_names=["edited", "attention"],
-                dynamic_axes={name: {0: "batch"} for name in ("images", "condition", "edited", "attention")},
-                opset_version=opset,
-                dynamo=False,
-            )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        # The models' input checks run in Python at trace time by design (OnnxEditor repeats them).
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            model,
+            example,
+            tmp,
+            input_names=["images", "condition"],
+            output_names=["edited", "attention"],
+            dynamic_axes={name: {0: "batch"} for name in ("images", "condition", "edited", "attention")},
+            opset_version=opset,
+            dynamo=False,
+        )
     return path
 
 

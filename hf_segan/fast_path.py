@@ -1,25 +1,23 @@
 """Inference fast path: BatchNorm folding, bf16 and channels-last, applied to a pipeline's models in place.
 
-What it does and why (each choice measured with ``benchmarks/inference.py``; 128x128 edits incl. parsing, batch
-16, on a 2-core AVX-512 CPU with avx512_bf16; README "Performance (CPU)" has the table):
+What it does and why (each choice measured with ``benchmarks/inference.py``; the figures are in
+docs/performance.md):
 
 * **bf16** weights and activations where the device runs bf16 natively (:func:`native_bf16`): oneDNN convolutions
   then do about twice the work per cycle of fp32. This is most of the speed-up, and it is reduced precision: the
   edits stay within :data:`BF16_TOLERANCE` of fp32 (tested), they are not bit-identical. A warping editor
   (``max_displacement > 0``) is the exception at sharp edges: its displacements, and the parser's soft masks that
   steer them, come out of bf16 slightly different, and an edge moved a fraction of a pixel differs by more than
-  the tolerance there. Measured on the bundled model and two crops of the example photo (margins 1.0 and 1.2;
-  happy, surprise, anger): worst pixel 0.06, mean 0.0014; with an earlier bundled model the editor in fp32 gave
-  the same bound, so the parser's bf16 masks are the main cause. The tests check the tolerance for warping
-  editors on smooth images.
+  the tolerance there (docs/performance.md), mostly because of the parser's bf16 masks. The tests check the
+  tolerance for warping editors on smooth images.
 * **BatchNorm folding**: in eval mode a BatchNorm right after a convolution is a fixed per-channel affine map of
   the convolution's output, so it is merged into that convolution's weights and bias (:func:`fold_batch_norms`):
   one pass over the activations and, in bf16, one rounding fewer. The editor's default InstanceNorm normalises
   by each image's own statistics and cannot be folded; only BatchNorm is.
 * **channels-last** for the parser only: its convolutions run faster in that layout, while the editor was slower
   in it (its instance norms and concatenations convert layouts back and forth).
-* ``torch.compile`` (inductor) is not part of it: measured, it pays in fp32 (about 1.3x, after a compile of
-  about 30 s per batch shape) but is slower than this eager bf16 path.
+* ``torch.compile`` (inductor) is not part of it: it pays in fp32 after a long compile per batch shape, but was
+  slower than this eager bf16 path (docs/performance.md).
 
 Folding changes the models' state dicts (BatchNorm keys are gone, convolutions gain biases), so a pipeline with
 the fast path enabled refuses ``save_pretrained``: it is for inference only.
@@ -38,7 +36,7 @@ from .models.layers import ConvNormAct
 from .models.resnet import BasicBlock, ResNet18Features
 
 #: Largest elementwise difference between a bf16 fast-path edit and the fp32 edit accepted by the tests (images in
-#: [-1, 1]; 0.05 is about 6 of 255 grey levels; measured worst cases are about 0.02).
+#: [-1, 1]; 0.05 is about 6 of 255 grey levels).
 BF16_TOLERANCE = 0.05
 #: Largest elementwise difference between an fp32 fast-path edit and the unchanged models (folding only reorders
 #: floating-point arithmetic).

@@ -5,12 +5,17 @@ Two entry points:
 * ``pipe(images, expression=..., intensity=..., regions=...)`` for face crops (PIL, numpy, torch; one or many).
   Crops are resized to the model's working ``resolution``; the *change* the editor makes is resized back and
   added to the original pixels, so an edit never blurs what it did not touch.
-* ``pipe.edit_photo(photo, ...)`` for whole photos: detect faces, align each to the canonical crop, edit the
-  crops in one batch and paste them back with a feathered blend limited to the face.
+* ``pipe.edit_photo(photo, ...)`` for whole photos. With a ``geometry`` component (the bundled model has one) the
+  face's 68 landmarks are found, the geometry model moves them toward the target expression and the photo's own
+  pixels are warped accordingly (:mod:`hf_segan.photo_geometry`); an editor not trained on real photos adds
+  nothing else, so no synthetic texture lands on a real face. Without one: detect faces, align each to the
+  canonical crop, edit the crops in one batch and paste them back with a feathered blend limited to the face.
+* ``pipe.parse_photo(photo, ...)`` parses the aligned face(s) of a whole photo (landmark masks, or the learned
+  parser for a model trained on real photos) into one label map at the photo's size.
 
 This module imports every component class: diffusers loads components only from modules already imported, and
-the module paths written into ``model_index.json`` (``hf_segan.models.bisenet`` / ``unet`` / ``editor``) are
-part of the saved format and must stay stable.
+the module paths written into ``model_index.json`` (``hf_segan.models.bisenet`` / ``unet`` / ``editor`` /
+``geometry``) are part of the saved format and must stay stable.
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ from __future__ import annotations
 import json
 import numbers
 import os
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -31,20 +37,35 @@ from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 from PIL import Image
 
-from .alignment import FaceBox, align_face, detect_faces, paste_face
+from .alignment import (
+    AlignedFace,
+    FaceBox,
+    align_face,
+    align_face_from_landmarks,
+    detect_faces,
+    find_faces,
+    paste_face,
+)
+from .constants import PHOTO_PARSERS
 from .expressions import ExpressionSpec, expression_condition
 from .fast_path import fast_dtype, prepare_for_inference
 from .image_utils import overlay_labels, tensor_to_uint8
-from .io import as_image, from_any
+from .io import as_image, follow_umask, from_any
+from .landmark_parsing import landmark_parsing_probs
+from .landmarks import FaceLandmarks, landmarks_in_box
 from .models.bisenet import BiSeNetFaceParser
 from .models.editor import HierarchicalExpressionGenerator
+from .models.geometry import LandmarkGeometryModel
 from .models.unet import UNetFaceParser
+from .photo_geometry import FIELD_SIZE, edit_face_geometry
+from .photo_parsing import crop_landmarks, labels_on_photo, landmark_probs_for_photo
 
 OUTPUT_TYPES = ("pil", "np", "pt")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 DEFAULT_MODEL_NOTICE = (
     "Using the bundled default model: a small SeganPipeline trained only on SynthFaces procedural faces, not on "
-    "real photos; expect cartoon-level edits. Pass --model / from_pretrained(PATH_OR_ID) for a real model."
+    "real photos; on photos it only moves the face's own pixels (geometry), on SynthFaces crops it edits like a "
+    "cartoon. Pass --model / from_pretrained(PATH_OR_ID) for a real model."
 )
 
 
@@ -110,6 +131,37 @@ def parsing_probs_at(parser: torch.nn.Module, images: torch.Tensor, size: int) -
     return probs
 
 
+class NonFiniteOutputError(ValueError):
+    """A model returned NaN or infinite values: its weights are broken, every input would fail the same way, and
+    no result is returned (so nothing corrupt is ever written)."""
+
+
+def _check_finite(values: torch.Tensor, component: str) -> None:
+    if not bool(torch.isfinite(values).all()):
+        raise NonFiniteOutputError(
+            f"the {component} produced NaN or infinite values, so no result was returned; its weights are probably "
+            "corrupt (retrain or re-download the model)."
+        )
+
+
+@dataclass
+class PhotoParseResult:
+    """A photo's face parsing.
+
+    Args:
+        labels: (H, W) uint8 label map at the photo's size, values index :data:`hf_segan.FACE_PARSING_CLASSES`;
+            background outside the faces.
+        faces: the aligned faces that were parsed, largest first (empty for an already aligned crop).
+        notes: what the user should know (e.g. faces aligned from a Haar box, without landmarks).
+        parser: the parser that ran, ``landmarks`` or ``model``.
+    """
+
+    labels: np.ndarray
+    faces: list[AlignedFace]
+    notes: list[str]
+    parser: str
+
+
 def check_pipeline_folder(path: str | os.PathLike) -> None:
     """Refuse, with a clear message, a local folder that is not a saved SeganPipeline or that holds only pickle
     weights (only safetensors are ever loaded)."""
@@ -121,18 +173,38 @@ def check_pipeline_folder(path: str | os.PathLike) -> None:
         hint = " It holds a face parser: load it with SeganPipeline.from_parser." if parser_folder_class(folder) else ""
         raise ValueError(f"{folder} is not a SeganPipeline folder (no model_index.json).{hint}")
     try:
-        class_name = json.loads(index.read_text()).get("_class_name")
+        index_data = json.loads(index.read_text())
     except json.JSONDecodeError as error:
         raise ValueError(f"{index} is not valid JSON: {error}.") from error
+    class_name = index_data.get("_class_name")
     if class_name != "SeganPipeline":
         raise ValueError(f"{folder} holds a {class_name!r}, not a SeganPipeline.")
-    for component in ("parser", "editor"):
+    check_component_classes(index)
+    optional = [name for name in ("geometry",) if (index_data.get(name) or [None])[0] is not None]
+    for component in ("parser", "editor", *optional):
         weights = [p for p in (folder / component).glob("*") if p.suffix in WEIGHT_SUFFIXES]
         if not any(p.suffix == ".safetensors" for p in weights):
             found = ", ".join(p.name for p in weights) or "no weights"
             raise ValueError(
                 f"{folder / component} has {found}; only safetensors weights are loaded (pickle files can run code)."
             )
+
+
+def check_component_classes(index: Path) -> None:
+    """Refuse a ``model_index.json`` whose parser, editor or geometry names a class the pipeline does not take
+    (diffusers would build that class from the folder and fail later, e.g. "Cannot copy out of meta tensor"). The
+    accepted classes are read from :class:`SeganPipeline`'s constructor annotations."""
+    entries = json.loads(index.read_text())
+    hints = typing.get_type_hints(SeganPipeline.__init__)
+    for component in ("parser", "editor", "geometry"):
+        entry = entries.get(component)
+        if component in SeganPipeline._optional_components and entry in (None, [None, None]):
+            continue
+        accepted = [cls for cls in typing.get_args(hints[component]) or (hints[component],) if cls is not type(None)]
+        names = {(cls.__module__, cls.__name__) for cls in accepted}
+        if not (isinstance(entry, list) and len(entry) == 2 and tuple(entry) in names):
+            expected = " or ".join(f"[{module!r}, {name!r}]" for module, name in sorted(names))
+            raise ValueError(f"{index} names {entry!r} as the {component}; a SeganPipeline takes {expected}.")
 
 
 class SeganPipeline(DiffusionPipeline):
@@ -143,11 +215,15 @@ class SeganPipeline(DiffusionPipeline):
             :class:`~hf_segan.models.unet.UNetFaceParser`).
         editor: a :class:`~hf_segan.models.editor.HierarchicalExpressionGenerator`, or None for a pipeline that
             only parses (:meth:`from_parser`).
+        geometry: optional :class:`~hf_segan.models.geometry.LandmarkGeometryModel` for :meth:`edit_photo`
+            (folders saved without one still load).
         resolution: the square side the editor was trained at; inputs are resized to it. The parser parses at its
             own ``input_resolution`` where its config records one (:attr:`parser_resolution`).
+        geometry_scale: factor on the geometry model's landmark moves on photos (1 = SynthFaces' expressions).
     """
 
     model_cpu_offload_seq = "parser->editor"
+    _optional_components: ClassVar[list[str]] = ["geometry"]
     #: The fast path's dtype once :meth:`enable_fast_path` has run (``None``: the models as loaded).
     fast_path_dtype: torch.dtype | None = None
 
@@ -155,11 +231,15 @@ class SeganPipeline(DiffusionPipeline):
         self,
         parser: BiSeNetFaceParser | UNetFaceParser,
         editor: HierarchicalExpressionGenerator | None,
+        geometry: LandmarkGeometryModel | None = None,
         resolution: int = 128,
+        geometry_scale: float = 1.0,
     ) -> None:
         super().__init__()
-        self.register_modules(parser=parser, editor=editor)
-        self.register_to_config(resolution=resolution)
+        if not geometry_scale > 0:
+            raise ValueError(f"geometry_scale must be positive, got {geometry_scale}.")
+        self.register_modules(parser=parser, editor=editor, geometry=geometry)
+        self.register_to_config(resolution=resolution, geometry_scale=geometry_scale)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> SeganPipeline:
@@ -211,7 +291,7 @@ class SeganPipeline(DiffusionPipeline):
             raise ValueError(
                 f"The fast path is already enabled ({self.fast_path_dtype}); reload the pipeline to change it."
             )
-        dtype = fast_dtype(self.device) if dtype is None else dtype
+        dtype = fast_dtype(self._execution_device) if dtype is None else dtype
         prepare_for_inference(self.parser, dtype, channels_last=True)
         if self.editor is not None:
             prepare_for_inference(self.editor, dtype, channels_last=False)
@@ -227,6 +307,7 @@ class SeganPipeline(DiffusionPipeline):
                 "saved format; save the pipeline before enabling the fast path."
             )
         super().save_pretrained(save_directory, **kwargs)
+        follow_umask(save_directory)
 
     # --- inputs -----------------------------------------------------------------------------------------------
 
@@ -250,13 +331,19 @@ class SeganPipeline(DiffusionPipeline):
         regions: Sequence[str] | None = None,
         output_type: str = "pil",
         batch_size: int = 16,
-    ) -> SeganPipelineOutput:
-        """Edit face crops toward ``expression`` at ``intensity``; ``regions`` limits which groups may change."""
+        return_dict: bool = True,
+    ) -> SeganPipelineOutput | tuple:
+        """Edit face crops toward ``expression`` at ``intensity``; ``regions`` limits which groups may change.
+
+        Returns a :class:`SeganPipelineOutput`, or with ``return_dict=False`` (as diffusers pipelines do) the tuple
+        ``(images, parsing, region_masks, attention)``.
+        """
         self._require_editor()
         _check_run_arguments(output_type, batch_size)
         condition = expression_condition(expression, intensity)
         originals = from_any(images)
-        device, dtype = self.editor.device, self.editor.dtype
+        # The device the models run on, which with model CPU offload is not the one their weights wait on.
+        device, dtype = self._execution_device, self.editor.dtype
         edited, parsing, masks, attention = [], [], [], []
         for start in range(0, len(originals), batch_size):
             chunk = originals[start : start + batch_size]
@@ -266,9 +353,11 @@ class SeganPipeline(DiffusionPipeline):
             if self.parser_resolution != self.config.resolution:
                 parser_input = torch.cat([self._resize(image, self.parser_resolution) for image in chunk])
             probs = self.parsing_probs(parser_input.to(device, dtype))
+            _check_finite(probs, "parser")
             out = self.editor(
                 small, probs.to(dtype), condition.to(device, dtype).expand(len(chunk), -1), editable_regions=regions
             )
+            _check_finite(out.images, "editor")
             for i, original in enumerate(chunk):
                 size = original.shape[1:]
 
@@ -281,12 +370,13 @@ class SeganPipeline(DiffusionPipeline):
                 masks.append(up(out.region_masks[i]))
                 attention.append(up(out.attention[i])[0])
         result = torch.stack(edited) if len({tuple(t.shape) for t in edited}) == 1 else edited
-        return SeganPipelineOutput(
+        output = SeganPipelineOutput(
             images=self._format(result, output_type),
             parsing=_stack_numpy(parsing),
             region_masks=_stack_numpy(masks),
             attention=_stack_numpy(attention),
         )
+        return output if return_dict else output.to_tuple()
 
     @staticmethod
     def _format(images: torch.Tensor | list[torch.Tensor], output_type: str):
@@ -305,12 +395,13 @@ class SeganPipeline(DiffusionPipeline):
         _check_run_arguments(output_type, batch_size)
         originals = from_any(images)
         labels = []
-        device, dtype = self.parser.device, self.parser.dtype
+        device, dtype = self._execution_device, self.parser.dtype
         for start in range(0, len(originals), batch_size):
             chunk = originals[start : start + batch_size]
             probs = self.parsing_probs(
                 torch.cat([self._resize(image, self.parser_resolution) for image in chunk]).to(device, dtype)
             )
+            _check_finite(probs, "parser")
             for i, original in enumerate(chunk):
                 up = F.interpolate(probs[i : i + 1], size=original.shape[1:], mode="bilinear", align_corners=False)
                 labels.append(up[0].argmax(0).cpu())
@@ -319,6 +410,51 @@ class SeganPipeline(DiffusionPipeline):
         if output_type == "pt":
             return torch.stack(labels) if len({tuple(t.shape) for t in labels}) == 1 else labels
         return _stack_numpy(labels)
+
+    @torch.inference_mode()
+    def parse_photo(
+        self, photo: Any, faces: str = "all", parser: str = "auto", aligned: bool = False
+    ) -> PhotoParseResult:
+        """Parse the face(s) of a whole photo: each face is aligned (:func:`hf_segan.alignment.find_faces`) and
+        parsed on its crop, and the crops' probabilities are warped back into one label map at the photo's size.
+
+        Args:
+            photo: a file path, PIL image, numpy or torch image (see :mod:`hf_segan.io`).
+            faces: ``all`` or ``largest`` detected face(s).
+            parser: one of :data:`~hf_segan.constants.PHOTO_PARSERS`; ``auto`` is ``landmarks`` unless the editor's
+                config says ``trained_on_real_photos``. Faces aligned from a Haar box have no landmarks: ``auto``
+                then uses the model's parser (with a note), ``landmarks`` refuses.
+            aligned: ``photo`` is already an aligned face crop (margin 1): parse it whole, no detection.
+        """
+        if parser not in PHOTO_PARSERS:
+            raise ValueError(f"parser must be one of {PHOTO_PARSERS}, got {parser!r}.")
+        loaded = as_image(photo, name="photo")
+        rgb, notes = loaded.rgb, list(loaded.notes)
+        chosen = parser if parser != "auto" else "model" if self.editor.config.trained_on_real_photos else "landmarks"
+        if aligned:
+            if chosen == "model":
+                return PhotoParseResult(self.parse(rgb)[0].astype(np.uint8), [], notes, chosen)
+            probs = landmark_parsing_probs(crop_landmarks(rgb), rgb.shape[:2])
+            return PhotoParseResult(probs[0].argmax(0).numpy().astype(np.uint8), [], notes, chosen)
+        found, found_notes = find_faces(rgb, faces, size=self.config.resolution)
+        if not found:
+            raise ValueError(f"no face found in {loaded.source}.")
+        notes += found_notes
+        if chosen == "landmarks" and found[0].landmarks is None:  # Haar boxes: no face had landmarks
+            if parser == "landmarks":
+                raise ValueError(
+                    f"parser 'landmarks' needs face landmarks, but none were found in {loaded.source} (only a Haar "
+                    "box); use parser 'auto' or 'model'."
+                )
+            chosen = "model"
+            notes.append("no landmarks, so the faces were parsed by the model's parser")
+        if chosen == "landmarks":
+            maps = [landmark_probs_for_photo(face) for face in found]
+        else:
+            crops = torch.cat([self._resize(crop) for crop in from_any([face.crop for face in found])])
+            probs = self.parsing_probs(crops.to(self._execution_device, self.parser.dtype)).cpu().numpy()
+            maps = [(face_probs, face.matrix) for face_probs, face in zip(probs, found, strict=True)]
+        return PhotoParseResult(labels_on_photo(rgb.shape[:2], maps), found, notes, chosen)
 
     @staticmethod
     def overlay(image: Image.Image | np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> Image.Image:
@@ -337,15 +473,19 @@ class SeganPipeline(DiffusionPipeline):
         box: FaceBox | Sequence[float] | None = None,
         feather: float = 0.08,
     ) -> PhotoEditResult:
-        """Edit the face(s) of a whole photo and return the whole photo (alpha kept). Pixels outside the pasted
-        face region stay byte-identical.
+        """Edit the face(s) of a whole photo and return the whole photo (alpha kept). Pixels outside the edited
+        part of each face stay byte-identical.
+
+        With a ``geometry`` component the edit moves the photo's own pixels (landmarks -> geometry model -> warp,
+        :mod:`hf_segan.photo_geometry`); ``intensity`` scales the moves (0 changes nothing). The learned editor adds
+        its colour change on top only if it was trained on real photos (its ``trained_on_real_photos`` config).
 
         Args:
             photo: a file path, PIL image, numpy or torch image (see :mod:`hf_segan.io`).
             faces: ``largest`` or ``all`` detected faces.
             margin: zoom-out of the aligned crop (1 = the training template).
             box: a precomputed face box ``(x, y, width, height)`` instead of detection.
-            feather: width of the blend ramp at the face's edge (fraction of the crop side).
+            feather: width of the blend ramp at the face's edge (fraction of the crop side) for the learned edit.
         """
         self._require_editor()
         if faces not in ("largest", "all"):
@@ -353,27 +493,80 @@ class SeganPipeline(DiffusionPipeline):
         expression_condition(expression, intensity)  # validate before any work
         loaded = as_image(photo, name="photo")
         rgb, alpha, notes = loaded.rgb, loaded.alpha, list(loaded.notes)
-        if box is not None:
-            if not isinstance(box, FaceBox):
-                if len(box) != 4 or not all(isinstance(v, numbers.Real) for v in box) or min(box[2:]) <= 0:
-                    raise ValueError(f"box must be (x, y, width, height) with positive width and height, got {box}.")
-                box = FaceBox(*map(float, box))
-            boxes = [box]
+        if box is not None and not isinstance(box, FaceBox):
+            if len(box) != 4 or not all(isinstance(v, numbers.Real) for v in box) or min(box[2:]) <= 0:
+                raise ValueError(f"box must be (x, y, width, height) with positive width and height, got {box}.")
+            box = FaceBox(*map(float, box))
+        real_photo_editor = bool(self.editor.config.get("trained_on_real_photos", False))
+        if self.geometry is not None:
+            result, boxes = self._edit_geometry(rgb, expression, intensity, regions, faces, box, loaded.source, notes)
+            if real_photo_editor:
+                result = self._paste_learned_edit(result, boxes, expression, intensity, regions, margin, feather)
+            else:
+                notes.append(
+                    "Geometry-only edit: the face's own pixels were moved; this model's editor was trained on "
+                    "synthetic faces only, so it adds no colour to a photo."
+                )
         else:
-            boxes = detect_faces(rgb)
+            boxes = [box] if box is not None else detect_faces(rgb)
             if not boxes:
                 raise ValueError(f"no face found in {loaded.source}.")
             if faces == "largest":
                 boxes = [max(boxes, key=lambda b: b.area)]
+            if not real_photo_editor:
+                notes.append(
+                    "This model has no geometry component, so its editor (trained on synthetic faces only) repaints "
+                    "the face and may add synthetic texture; a model with a geometry component (e.g. the bundled "
+                    "default) edits photos by moving their own pixels."
+                )
+            result = self._paste_learned_edit(rgb, boxes, expression, intensity, regions, margin, feather)
+        image = Image.fromarray(result)
+        if alpha is not None:
+            image.putalpha(Image.fromarray(alpha))
+        return PhotoEditResult(image=image, faces=boxes, notes=notes)
+
+    def _edit_geometry(self, rgb, expression, intensity, regions, faces, box, source, notes):
+        """The geometry edit of each face, one after the other on the same photo; returns the photo and the faces'
+        boxes (with eye centres from the landmarks)."""
+        if box is not None:
+            corners = (box.x, box.y, box.width, box.height)
+            landmarks = FaceLandmarks(corners, 1.0, landmarks_in_box(rgb, corners))
+            found = [align_face_from_landmarks(rgb, landmarks, FIELD_SIZE)]
+        else:
+            found, found_notes = find_faces(rgb, faces, size=FIELD_SIZE)
+            notes.extend(found_notes)
+            if not found:
+                raise ValueError(f"no face found in {source}.")
+            if all(face.landmarks is None for face in found):
+                raise ValueError(
+                    f"no face with landmarks found in {source}; the geometric edit needs a frontal face that the "
+                    "landmark detector finds (pass box=(x, y, width, height) around the face to help it)."
+                )
+        condition = expression_condition(expression, 1.0)
+        result, boxes = rgb, []
+        for face in found:
+            if face.landmarks is None:
+                continue
+            edit = edit_face_geometry(
+                result, face, self.geometry, condition, intensity, regions, scale=self.config.get("geometry_scale", 1.0)
+            )
+            result = edit.image
+            if edit.applied < 1.0:
+                notes.append(
+                    f"The expression was applied at {edit.applied:.0%} of its full strength on one face: more would "
+                    "have folded the face's pixels over each other."
+                )
+            boxes.append(face.box)
+        return result, boxes
+
+    def _paste_learned_edit(self, rgb, boxes, expression, intensity, regions, margin, feather):
+        """The learned editor's change on each aligned face crop, pasted back over the face."""
         aligned = [align_face(rgb, b, size=self.config.resolution, margin=margin) for b in boxes]
         edits = self([a.crop for a in aligned], expression, intensity, regions, output_type="np").images
         result = rgb
         for crop, alignment in zip(edits, aligned, strict=True):
             result = paste_face(result, crop, alignment, feather)
-        image = Image.fromarray(result)
-        if alpha is not None:
-            image.putalpha(Image.fromarray(alpha))
-        return PhotoEditResult(image=image, faces=boxes, notes=notes)
+        return result
 
 
 def _check_run_arguments(output_type: str, batch_size: int) -> None:

@@ -8,6 +8,13 @@ are decoded by :func:`hf_segan.io.load_image`, so a non-image, a truncated file 
 readable ``gr.Error`` instead of a PIL traceback, and the server keeps serving. Work is cached per (image
 content, settings): the "all expressions" gallery reuses the edit already shown, and face detection runs once
 per uploaded photo.
+
+Everything a public server needs is bounded: one concurrency group shared by every model-running event (so
+:data:`CONCURRENCY_LIMIT` holds for the whole app, not per button), a queue of :data:`QUEUE_SIZE`, caches sized in
+bytes (a 50 MP photo weighs as much as a hundred small ones) and temporary files deleted after
+:data:`TEMP_FILE_LIFETIME_S`. Result images are written by :class:`ResultWriter` under names no other request
+uses, never by Gradio's content-addressed cache, where identical results of two requests share one path and
+one request rewrote the file while another client was downloading it.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -28,43 +36,74 @@ from PIL import Image
 
 from .alignment import AlignedFace, FaceBox, align_face, detect_faces
 from .constants import EXPRESSIONS, FACE_PARSING_CLASSES, PARSING_PALETTE
-from .io import LoadedImage, load_image
-from .pipeline import DEFAULT_MODEL_NOTICE, SeganPipeline, default_model_path
+from .io import MAX_PIXELS, LoadedImage, load_image, save_image_atomic
+from .pipeline import SeganPipeline, default_model_path
 
 #: Uploads larger than this are refused by the server before any handler runs.
 MAX_UPLOAD_SIZE = "10mb"
-#: Requests processed at once; more wait in the queue (the models are small, memory is the limit on a CPU Space).
+#: Requests that run the model at once, all events together; more wait in the queue (memory is the limit on a
+#: CPU Space: a photo near the :data:`~hf_segan.io.MAX_PIXELS` bound is held in several full-size copies while
+#: it is edited).
 CONCURRENCY_LIMIT = 2
+#: The one concurrency group of every event that decodes photos or runs the model.
+CONCURRENCY_ID = "model"
+#: Requests that may wait in the queue; beyond that Gradio tells the visitor the queue is full.
+QUEUE_SIZE = 32
+#: Bytes of decoded photos, and bytes of edited photos and maps, kept in memory for reuse (each cache).
+CACHE_BYTES = 256 * 2**20
+#: Uploads and result files are deleted this many seconds after they were written (checked every tenth of it).
+TEMP_FILE_LIFETIME_S = 1800
 #: Side (pixels) the aligned-crop views are shown at.
 DISPLAY_SIDE = 256
 EXAMPLES_DIR = Path(__file__).parent / "assets" / "examples"
 EXAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+SPACE_DEFAULT_MODEL_NOTICE = (
+    "Model: the small default model bundled with `hf_segan` (see its model card). To serve another model, set the "
+    "Space variable `HF_SEGAN_MODEL` to a SeganPipeline folder or hub id."
+)
 
 T = TypeVar("T")
 
 
 class LRUCache:
-    """A small thread-safe least-recently-used cache (the queue runs ``CONCURRENCY_LIMIT`` handlers at once)."""
+    """A thread-safe least-recently-used cache bounded by the bytes of its values, not their number: photos range
+    from a few kB to hundreds of MB, so a count bound is either useless or wasteful.
 
-    def __init__(self, max_size: int) -> None:
-        if max_size < 1:
-            raise ValueError(f"max_size must be at least 1, got {max_size}.")
-        self.max_size = max_size
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+    Args:
+        max_bytes: the most bytes kept; a value larger than that alone is returned but not kept.
+        size_of: the bytes one value holds.
+    """
+
+    def __init__(self, max_bytes: int, size_of: Callable[[Any], int]) -> None:
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be at least 1, got {max_bytes}.")
+        self.max_bytes = max_bytes
+        self._size_of = size_of
+        self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
-                return self._items[key]
+                return self._items[key][0]
         value = compute()  # outside the lock: two different photos are edited in parallel
+        size = self._size_of(value)
+        if size > self.max_bytes:
+            return value
         with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_size:
-                self._items.popitem(last=False)
+            if key in self._items:  # computed meanwhile by another request: keep one copy
+                self._bytes -= self._items.pop(key)[1]
+            self._items[key] = (value, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                self._bytes -= self._items.popitem(last=False)[1][1]
         return value
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._items)
@@ -87,6 +126,11 @@ class PreparedPhoto:
     def original(self) -> Image.Image:
         return Image.fromarray(self.rgba_or_rgb)
 
+    @property
+    def nbytes(self) -> int:
+        alpha = self.image.alpha
+        return self.image.rgb.nbytes + (0 if alpha is None else alpha.nbytes) + self.aligned.crop.nbytes
+
 
 @dataclass(frozen=True)
 class SpaceEdit:
@@ -95,6 +139,12 @@ class SpaceEdit:
     photo: Image.Image
     parsing: np.ndarray
     attention: np.ndarray
+    notes: tuple[str, ...] = ()
+
+    @property
+    def nbytes(self) -> int:
+        photo_bytes = self.photo.width * self.photo.height * len(self.photo.getbands())
+        return photo_bytes + self.parsing.nbytes + self.attention.nbytes
 
 
 class SpaceEditor:
@@ -102,14 +152,14 @@ class SpaceEditor:
 
     Args:
         pipe: the pipeline to run (already on its device).
-        cache_size: edits kept; enough for the gallery of every expression of a few photos.
+        cache_bytes: the byte bound of each cache (decoded photos; edits).
     """
 
-    def __init__(self, pipe: SeganPipeline, cache_size: int = 4 * len(EXPRESSIONS)) -> None:
+    def __init__(self, pipe: SeganPipeline, cache_bytes: int = CACHE_BYTES) -> None:
         self.pipe = pipe
         self.region_names: list[str] = list(pipe.editor.region_names)
-        self._photos: LRUCache = LRUCache(8)
-        self._edits: LRUCache = LRUCache(cache_size)
+        self._photos: LRUCache = LRUCache(cache_bytes, lambda photo: photo.nbytes)
+        self._edits: LRUCache = LRUCache(cache_bytes, lambda edit: edit.nbytes)
 
     def prepare(self, path: str | None) -> tuple[str, PreparedPhoto]:
         """(content hash, decoded photo with its face), or a ``gr.Error`` saying what is wrong with the upload."""
@@ -121,7 +171,7 @@ class SpaceEditor:
     def _prepare(self, path: str) -> PreparedPhoto:
         name = Path(path).name
         try:
-            image = load_image(path)
+            image = load_image(path, downscale=False)  # the page promises the photo back at its own size
             boxes = detect_faces(image.rgb)
             if not boxes:
                 raise ValueError(f"no face found in {name}; upload a photo with a frontal face.")
@@ -138,10 +188,22 @@ class SpaceEditor:
         """The photo and its edit toward ``expression``; ``regions`` are the region groups allowed to change."""
         allowed = self._check_settings(expression, intensity, regions)
         digest, prepared = self.prepare(path)
-        key = (digest, expression, round(float(intensity), 4), allowed)
-        return prepared, self._edits.get_or_compute(
-            key, lambda: self._edit(prepared, expression, float(intensity), allowed)
-        )
+        return prepared, self._cached_edit(digest, prepared, expression, float(intensity), allowed)
+
+    def all_expressions(
+        self, path: str | None, intensity: float, regions: list[str] | None
+    ) -> tuple[PreparedPhoto, list[tuple[SpaceEdit, str]]]:
+        """The photo and one edit per expression, named; the photo is decoded once even when too big to cache."""
+        allowed = self._check_settings(EXPRESSIONS[0], intensity, regions)
+        digest, prepared = self.prepare(path)
+        edits = [(self._cached_edit(digest, prepared, name, float(intensity), allowed), name) for name in EXPRESSIONS]
+        return prepared, edits
+
+    def _cached_edit(
+        self, digest: str, prepared: PreparedPhoto, expression: str, intensity: float, allowed: tuple[str, ...] | None
+    ) -> SpaceEdit:
+        key = (digest, expression, round(intensity, 4), allowed)
+        return self._edits.get_or_compute(key, lambda: self._edit(prepared, expression, intensity, allowed))
 
     def _check_settings(self, expression: str, intensity: float, regions: list[str] | None) -> tuple[str, ...] | None:
         if expression not in EXPRESSIONS:
@@ -167,13 +229,32 @@ class SpaceEditor:
             maps = self.pipe(prepared.aligned.crop, expression, intensity, regions_arg, output_type="np")
         except ValueError as error:
             raise gr.Error(str(error)) from error
-        return SpaceEdit(photo=photo.image, parsing=maps.parsing[0], attention=maps.attention[0])
+        return SpaceEdit(
+            photo=photo.image, parsing=maps.parsing[0], attention=maps.attention[0], notes=tuple(photo.notes)
+        )
 
-    def all_expressions(
-        self, path: str | None, intensity: float, regions: list[str] | None
-    ) -> list[tuple[Image.Image, str]]:
-        """One edited photo per expression, captioned with its name."""
-        return [(self.edit(path, name, intensity, regions)[1].photo, name) for name in EXPRESSIONS]
+
+class ResultWriter:
+    """Writes each result image once, as PNG, under a name no other request uses, inside Gradio's cache folder
+    (so Gradio serves it as it is, and deletes it with its other temporary files).
+
+    Gradio's own writer names a result by its content and rewrites that file whenever a request produces the same
+    image, truncating it under a client that is downloading it; a unique name that is complete before any client
+    learns it cannot be read half-written.
+    """
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder) / "hf_segan_results"
+
+    def png(self, image: Image.Image | np.ndarray, name: str) -> str:
+        return str(save_image_atomic(image, self.folder / f"{uuid.uuid4().hex}-{name}.png"))
+
+
+def notes_markdown(notes: list[str] | tuple[str, ...], source: str) -> str:
+    """Notes on how the photo was read or edited, shown beside the result (a toast vanishes before it arrives);
+    server paths replaced by the upload's file name."""
+    unique = dict.fromkeys(note.replace(source, Path(source).name) for note in notes)
+    return "\n".join(f"- **Note:** {note}" for note in unique)
 
 
 def _file_digest(path: str) -> str:
@@ -184,14 +265,13 @@ def _file_digest(path: str) -> str:
         raise gr.Error(f"The upload {Path(path).name} cannot be read ({error.strerror}); upload it again.") from error
 
 
-def parsing_annotations(labels: np.ndarray) -> list[tuple[np.ndarray, str]]:
-    """``gr.AnnotatedImage`` annotations: one 0/1 mask per parsing class present, background left out."""
-    present = [int(label) for label in np.unique(labels) if label != 0]
-    return [((labels == label).astype(np.float32), FACE_PARSING_CLASSES[label]) for label in present]
+def parsing_legend(labels: np.ndarray) -> list[tuple[str, str]]:
+    """``gr.HighlightedText`` entries naming each parsing class present (background left out), in class order."""
+    return [(FACE_PARSING_CLASSES[label], FACE_PARSING_CLASSES[label]) for label in np.unique(labels) if label != 0]
 
 
 def parsing_color_map() -> dict[str, str]:
-    """The package's parsing palette as the hex colours ``gr.AnnotatedImage`` takes, keyed by class name."""
+    """The package's parsing palette as the hex colours ``gr.HighlightedText`` takes, keyed by class name."""
     return {
         name: "#{:02x}{:02x}{:02x}".format(*rgb)
         for name, rgb in zip(FACE_PARSING_CLASSES, PARSING_PALETTE, strict=True)
@@ -224,7 +304,7 @@ def load_space_pipeline(source: str | os.PathLike | None) -> tuple[SeganPipeline
                 f"The bundled default model is missing ({path}); pass a SeganPipeline folder or hub id "
                 "(HF_SEGAN_MODEL for the Space, --model for hf-segan space)."
             )
-        return SeganPipeline.from_pretrained(path), DEFAULT_MODEL_NOTICE
+        return SeganPipeline.from_pretrained(path), SPACE_DEFAULT_MODEL_NOTICE
     return SeganPipeline.from_pretrained(source), f"Model: `{source}`."
 
 
@@ -235,39 +315,63 @@ def example_photos(folder: Path = EXAMPLES_DIR) -> list[str]:
     return sorted(str(p) for p in folder.iterdir() if p.suffix.lower() in EXAMPLE_SUFFIXES and p.is_file())
 
 
+def limits_markdown() -> str:
+    """The limits the server enforces, as the page states them (read from the constants that set them)."""
+    return (
+        f"**Limits.** Uploads up to {MAX_UPLOAD_SIZE.upper().replace('MB', ' MB')}, photos up to "
+        f"{MAX_PIXELS / 1e6:.0f} megapixels, edited and returned at their own size. At most {CONCURRENCY_LIMIT} "
+        f"requests run the model at once for all visitors together, up to {QUEUE_SIZE} more wait in the queue "
+        f"(beyond that, try again later). Recent photos and edits are kept in memory for reuse (up to "
+        f"{2 * CACHE_BYTES // 2**20} MB); uploads and results are deleted from the server after "
+        f"{TEMP_FILE_LIFETIME_S // 60} minutes."
+    )
+
+
 def build_demo(
     pipe_or_path: SeganPipeline | str | os.PathLike | None = None,
     device: str | None = None,
     provenance: str | None = None,
+    temp_file_lifetime_s: int = TEMP_FILE_LIFETIME_S,
 ) -> gr.Blocks:
-    """The demo page, queued (at most ``CONCURRENCY_LIMIT`` edits at once) and ready to launch.
+    """The demo page, queued (see the module docstring for its bounds) and ready to launch.
 
     Args:
         pipe_or_path: a loaded pipeline, a pipeline folder / hub id, or ``None`` for the bundled default model.
         device: torch device; ``None`` picks CUDA when available, else CPU.
         provenance: where the model comes from, shown on the page (derived from ``pipe_or_path`` when omitted).
+        temp_file_lifetime_s: seconds after which uploads and results are deleted from disk.
     """
     if isinstance(pipe_or_path, SeganPipeline):
         pipe, found = pipe_or_path, "Model: a SeganPipeline passed to `build_demo`."
     else:
         pipe, found = load_space_pipeline(pipe_or_path)
     editor = SpaceEditor(pipe.to(resolve_device(device)))
+    cleanup = (max(1, temp_file_lifetime_s // 10), temp_file_lifetime_s)
 
-    def edit(path: str | None, expression: str, intensity: float, regions: list[str]):
-        prepared, result = editor.edit(path, expression, intensity, regions)
-        for note in prepared.image.notes:
-            gr.Warning(note.replace(prepared.image.source, Path(prepared.image.source).name))
-        return (
-            result.photo,
-            (prepared.original, result.photo),
-            (enlarge(prepared.aligned.crop), parsing_annotations(enlarge(result.parsing))),
-            attention_image(result.attention),
-        )
+    with gr.Blocks(title="hf_segan: facial expression editing", delete_cache=cleanup) as demo:
+        writer = ResultWriter(demo.GRADIO_CACHE)
 
-    def show_upload(path: str | None) -> Image.Image | None:
-        return editor.prepare(path)[1].original if path else None
+        def edit(path: str | None, expression: str, intensity: float, regions: list[str]):
+            prepared, result = editor.edit(path, expression, intensity, regions)
+            edited_path = writer.png(result.photo, "edited")
+            return (
+                edited_path,
+                (writer.png(prepared.original, "original"), edited_path),
+                writer.png(SeganPipeline.overlay(enlarge(prepared.aligned.crop), enlarge(result.parsing)), "parsing"),
+                parsing_legend(result.parsing),
+                writer.png(attention_image(result.attention), "attention"),
+                notes_markdown([*prepared.image.notes, *result.notes], prepared.image.source),
+            )
 
-    with gr.Blocks(title="hf_segan: facial expression editing") as demo:
+        def all_expressions(path: str | None, intensity: float, regions: list[str]):
+            prepared, edits = editor.all_expressions(path, intensity, regions)
+            notes = [note for result, _ in edits for note in result.notes]
+            gallery = [(writer.png(result.photo, name), name) for result, name in edits]
+            return gallery, notes_markdown([*prepared.image.notes, *notes], prepared.image.source)
+
+        def show_upload(path: str | None) -> str | None:
+            return writer.png(editor.prepare(path)[1].original, "upload") if path else None
+
         gr.Markdown(
             "# Facial expression editing with face parsing + hierarchical GANs\n"
             "Upload a photo with a face, choose an expression and which regions may change. The face is found, "
@@ -275,10 +379,11 @@ def build_demo(
             "untouched."
         )
         gr.Markdown(provenance or found)
+        gr.Markdown(limits_markdown(), elem_id="limits")
         with gr.Row():
             with gr.Column():
                 photo = gr.File(label="Photo", file_types=["image"], type="filepath", elem_id="photo")
-                preview = gr.Image(label="Uploaded photo", interactive=False, format="png", elem_id="preview")
+                preview = gr.Image(label="Uploaded photo", interactive=False, elem_id="preview")
                 expression = gr.Dropdown(list(EXPRESSIONS), value="happy", label="Target expression")
                 intensity = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Intensity (0 = neutral)")
                 regions = gr.CheckboxGroup(
@@ -294,26 +399,27 @@ def build_demo(
                 if examples:
                     gr.Examples(examples, inputs=[photo])
             with gr.Column():
-                edited = gr.Image(label="Edited photo", format="png", type="pil", elem_id="edited")
-                comparison = gr.ImageSlider(label="Before / after", format="png", type="pil")
+                edited = gr.Image(label="Edited photo", elem_id="edited")
+                notes = gr.Markdown(elem_id="notes")
+                comparison = gr.ImageSlider(label="Before / after")
         with gr.Row():
-            parsing = gr.AnnotatedImage(
-                label="Face parsing (aligned crop)",
-                format="png",
-                height=DISPLAY_SIDE + 64,
-                color_map=parsing_color_map(),
-            )
-            attention = gr.Image(
-                label="Attention (white = input pixel kept)", format="png", type="pil", height=DISPLAY_SIDE + 64
-            )
-        gallery = gr.Gallery(label="Every expression", columns=4, format="png")
+            with gr.Column():
+                parsing = gr.Image(label="Face parsing (aligned crop)", height=DISPLAY_SIDE + 64)
+                legend = gr.HighlightedText(label="Classes found", color_map=parsing_color_map(), show_legend=False)
+            attention = gr.Image(label="Attention (white = input pixel kept)", height=DISPLAY_SIDE + 64)
+        gallery = gr.Gallery(label="Every expression", columns=4)
 
+        # Every event that decodes photos or runs the model shares one concurrency group: the limit is per app.
+        shared = {"concurrency_id": CONCURRENCY_ID, "concurrency_limit": CONCURRENCY_LIMIT}
         # decoding and face detection run (and fail, with their message) as soon as a photo arrives
-        photo.change(show_upload, photo, preview, api_name=False)
+        photo.change(show_upload, photo, preview, api_name=False, **shared)
         inputs = [photo, expression, intensity, regions]
-        edit_button.click(edit, inputs, [edited, comparison, parsing, attention], api_name="edit")
-        gallery_button.click(editor.all_expressions, [photo, intensity, regions], gallery, api_name="all_expressions")
-    demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT)
+        outputs = [edited, comparison, parsing, legend, attention, notes]
+        edit_button.click(edit, inputs, outputs, api_name="edit", **shared)
+        gallery_button.click(
+            all_expressions, [photo, intensity, regions], [gallery, notes], api_name="all_expressions", **shared
+        )
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
     return demo
 
 

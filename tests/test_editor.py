@@ -1,11 +1,15 @@
 """The hierarchical expression editor: shapes, composition, editable regions, gradients, persistence, learning."""
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 from conftest import randomize_zero_initialised_layers
 
+import hf_segan
 from hf_segan.constants import DEFAULT_REGION_GROUPS, EXPRESSIONS, FACE_PARSING_CLASSES
-from hf_segan.models.editor import HierarchicalExpressionGenerator, apply_heads, warp_images
+from hf_segan.models.editor import HierarchicalExpressionGenerator, apply_heads, editor_arguments, warp_images
 from hf_segan.models.layers import FiLM
 
 TINY = {"base_channels": 8, "num_residual_blocks": 1, "local_channels": 8, "region_dilation": 0}
@@ -206,14 +210,56 @@ def test_save_and_load_round_trip(tmp_path):
         assert torch.equal(editor(images, probs, condition).images, loaded(images, probs, condition).images)
 
 
-def test_ganimation_size_configuration_is_the_ganimation_generator():
-    editor = HierarchicalExpressionGenerator(
-        region_source="none", base_channels=64, num_residual_blocks=6, stem_kernel_size=7
-    )
+def test_trained_on_real_photos_is_saved_and_old_checkpoints_load_as_synthetic(tmp_path):
+    real = _editor(trained_on_real_photos=True)
+    real.save_pretrained(tmp_path / "real")
+    assert HierarchicalExpressionGenerator.from_pretrained(tmp_path / "real").config.trained_on_real_photos is True
+    # a checkpoint saved before the key existed has no such entry in its config.json: it saw only synthetic faces
+    old = _editor()
+    old.save_pretrained(tmp_path / "old")
+    config_path = tmp_path / "old" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["trained_on_real_photos"]
+    config_path.write_text(json.dumps(config))
+    assert HierarchicalExpressionGenerator.from_pretrained(tmp_path / "old").config.trained_on_real_photos is False
+    with pytest.raises(ValueError, match="trained_on_real_photos"):
+        _editor(trained_on_real_photos="yes")
+
+
+def test_paper_preset_is_the_ganimation_generator():
+    """GANimation's generator: 7x7 stem of 64 channels, two downsamplings to 256, six residual blocks, 7x7 heads;
+    no skips, no warp, no FiLM."""
+    editor = HierarchicalExpressionGenerator.from_preset("paper", region_source="none")
     stem = editor.global_generator.encoder[0].conv
     assert (stem.in_channels, stem.out_channels, stem.kernel_size, stem.stride) == (11, 64, (7, 7), (1, 1))
     assert editor.global_generator.feature_channels == 256 and len(editor.global_generator.bottleneck) == 6
     assert editor.global_generator.color_head.kernel_size == (7, 7) and len(editor.local_generators) == 0
+    assert editor.global_generator.flow_head is None and not editor.global_generator.skip_connections
+    assert not any(isinstance(module, FiLM) for module in editor.modules())
+
+
+def test_synthfaces_preset_is_the_bundled_models_design():
+    """The bundled model was trained with the `synthfaces` design: the preset must build exactly the editor its
+    config describes (keys the config does not store take their defaults in both)."""
+    bundled = json.loads((Path(hf_segan.__file__).parent / "assets/default_model/editor/config.json").read_text())
+    preset = HierarchicalExpressionGenerator.from_preset("synthfaces").config
+    loaded = HierarchicalExpressionGenerator.from_config(bundled).config
+    assert {k: v for k, v in preset.items() if not k.startswith("_")} == {
+        k: v for k, v in loaded.items() if not k.startswith("_")
+    }
+
+
+def test_preset_overrides_and_errors():
+    editor = HierarchicalExpressionGenerator.from_preset("synthfaces", local_channels=32, region_source="box")
+    assert (editor.config.local_channels, editor.config.region_source, editor.config.film_conditioning) == (
+        32,
+        "box",
+        True,
+    )
+    assert "preset" not in editor.config  # a saved editor stores the resolved arguments, never the name
+    assert editor_arguments({"base_channels": 4}) == {"base_channels": 4}
+    with pytest.raises(ValueError, match=r"Unknown editor preset 'papr'; expected one of \['paper', 'synthfaces'\]"):
+        HierarchicalExpressionGenerator.from_preset("papr")
 
 
 @pytest.mark.parametrize("skip_connections", [False, True])

@@ -151,3 +151,46 @@ def test_half_precision_pipeline_loads_and_edits(pipe, crops, tmp_path):
     full = pipe(crops, "happy", output_type="np").images.astype(int)
     out = half(crops, "happy", output_type="np").images.astype(int)
     assert out.shape == full.shape and np.abs(out - full).mean() < 8  # bf16 rounding, same edit
+
+
+def test_return_dict_false_gives_the_outputs_fields_as_a_tuple(pipe, crops):
+    """diffusers' convention: ``return_dict=False`` returns a plain tuple of the output's fields, in order."""
+    as_output = pipe(crops, "happy", output_type="np")
+    as_tuple = pipe(crops, "happy", output_type="np", return_dict=False)
+    assert type(as_tuple) is tuple and len(as_tuple) == 4
+    for name, value in zip(("images", "parsing", "region_masks", "attention"), as_tuple, strict=True):
+        assert np.array_equal(value, as_output[name]), name
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("entry", ["__call__", "parse"])
+def test_inputs_go_to_the_execution_device_not_the_weights_device(pipe, crops, monkeypatch, entry):
+    """With model CPU offload the weights wait on the CPU while the models run on the accelerator: inputs must be
+    sent to ``_execution_device`` (here a stand-in device the weights are not on)."""
+    seen = []
+
+    def record(batch, **kwargs):
+        seen.append(batch.device)
+        raise _Stop
+
+    monkeypatch.setattr(SeganPipeline, "_execution_device", property(lambda self: torch.device("meta")))
+    monkeypatch.setattr(pipe.parser, "forward", record)
+    with pytest.raises(_Stop):
+        getattr(pipe, entry)(crops)
+    assert seen == [torch.device("meta")] and pipe.parser.device == torch.device("cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="model CPU offload needs an accelerator")
+def test_model_cpu_offload_edits_as_the_pipeline_on_the_accelerator(crops, tmp_path):
+    build_tiny_pipeline().save_pretrained(tmp_path)
+    on_device = SeganPipeline.from_pretrained(tmp_path).to("cuda")
+    offloaded = SeganPipeline.from_pretrained(tmp_path)
+    offloaded.enable_model_cpu_offload()
+    assert offloaded._execution_device.type == "cuda" and offloaded.editor.device.type == "cpu"
+    expected = on_device(crops, "happy", output_type="np")
+    edited = offloaded(crops, "happy", output_type="np")
+    assert np.array_equal(edited.images, expected.images) and np.array_equal(edited.parsing, expected.parsing)
+    assert np.array_equal(offloaded.parse(crops), on_device.parse(crops))

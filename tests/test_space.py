@@ -1,6 +1,7 @@
 """The Gradio demo served for real and called through gradio_client: edits, error messages, caching."""
 
 import socket
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -15,7 +16,7 @@ from skimage import data
 from hf_segan.alignment import detect_faces
 from hf_segan.cli import build_parser
 from hf_segan.constants import EXPRESSIONS
-from hf_segan.space import LRUCache, SpaceEditor, build_demo, launch_demo, parsing_annotations
+from hf_segan.space import LRUCache, SpaceEditor, build_demo, launch_demo, parsing_legend
 
 
 def skin_only_pipeline():
@@ -60,7 +61,7 @@ def read(path) -> np.ndarray:
 
 def test_edit_changes_the_face_and_leaves_the_rest_of_the_photo_byte_identical(client, astronaut):
     photo = data.astronaut()
-    edited_path, (before_path, after_path), parsing, attention_path = edit(client, astronaut)
+    edited_path, (before_path, after_path), parsing_path, legend, attention_path, notes = edit(client, astronaut)
     edited = read(edited_path)
     assert edited.shape == photo.shape
     box = max(detect_faces(photo), key=lambda b: b.area)
@@ -76,9 +77,11 @@ def test_edit_changes_the_face_and_leaves_the_rest_of_the_photo_byte_identical(c
     assert np.array_equal(edited[outside], photo[outside])
     # the comparison shows the upload next to the same edit
     assert np.array_equal(read(before_path), photo) and np.array_equal(read(after_path), edited)
+    assert notes == ""  # a plain PNG read as it is: nothing to say
     # parsing and attention describe the 64 px aligned crop, each model pixel shown as a 4x4 block
-    assert [annotation["label"] for annotation in parsing["annotations"]] == ["skin"]
-    assert read(parsing["image"]).shape == (256, 256, 3)
+    assert [entry["token"] for entry in legend] == ["skin"]
+    parsing = read(parsing_path).reshape(64, 4, 64, 4, 3)
+    assert (parsing == parsing[:, :1, :, :1]).all()
     with Image.open(attention_path) as attention:
         assert attention.size == (256, 256) and attention.mode == "L"
         blocks = np.asarray(attention).reshape(64, 4, 64, 4)
@@ -122,7 +125,7 @@ def test_no_region_ticked_is_a_readable_error(client, astronaut):
 
 def test_gallery_holds_one_captioned_edit_per_expression_matching_the_single_edit(client, astronaut):
     regions = ["eyes", "mouth", "nose"]
-    gallery = client.predict(handle_file(str(astronaut)), 0.5, regions, api_name="/all_expressions")
+    gallery, _ = client.predict(handle_file(str(astronaut)), 0.5, regions, api_name="/all_expressions")
     assert [item["caption"] for item in gallery] == list(EXPRESSIONS)
     images = [read(item["image"]) for item in gallery]
     assert not np.array_equal(images[EXPRESSIONS.index("happy")], images[EXPRESSIONS.index("sad")])
@@ -144,27 +147,184 @@ def test_edits_are_cached_per_photo_content_and_settings(tmp_path):
     assert b is a and calls == [("happy", 1.0), ("happy", 0.5)]
 
 
-def test_lru_cache_evicts_the_least_recently_used_entry():
-    cache = LRUCache(2)
+def test_lru_cache_evicts_the_least_recently_used_entries_by_bytes():
+    cache = LRUCache(max_bytes=10, size_of=len)
     computed = []
 
     def value(key):
         return cache.get_or_compute(key, lambda: computed.append(key) or key.upper())
 
-    assert [value("a"), value("b"), value("a"), value("c")] == ["A", "B", "A", "C"]  # "b" is now the oldest
-    value("a")
-    value("b")
-    assert computed == ["a", "b", "c", "b"] and len(cache) == 2
+    assert [value("aaaa"), value("bbbb"), value("aaaa")] == ["AAAA", "BBBB", "AAAA"]  # "bbbb" is now the oldest
+    value("cccc")  # 12 bytes with the other two: "bbbb" goes
+    assert cache.bytes == 8 and len(cache) == 2
+    value("aaaa")
+    value("bbbb")
+    assert computed == ["aaaa", "bbbb", "cccc", "bbbb"]
 
 
-def test_parsing_annotations_name_the_classes_present():
+def test_lru_cache_returns_but_never_keeps_a_value_above_its_budget():
+    cache = LRUCache(max_bytes=10, size_of=len)
+    cache.get_or_compute("small", lambda: "abc")
+    assert cache.get_or_compute("huge", lambda: "x" * 11) == "x" * 11
+    assert len(cache) == 1 and cache.bytes == 3
+
+
+def test_parsing_legend_names_the_classes_present_in_class_order():
     labels = np.zeros((4, 4), dtype=np.int64)
     labels[0, 0], labels[1:3, 1:3] = 17, 11
-    annotations = parsing_annotations(labels)
-    assert [name for _, name in annotations] == ["mouth", "hair"]
-    assert annotations[0][0].sum() == 4 and annotations[1][0][0, 0] == 1.0
+    assert parsing_legend(labels) == [("mouth", "mouth"), ("hair", "hair")]  # labels 11 and 17
 
 
 def test_cli_has_a_space_command():
     args = build_parser().parse_args(["space", "--model", "some/folder", "--port", "7861", "--share"])
     assert (args.model, args.port, args.share, args.host) == ("some/folder", 7861, True, None)
+
+
+def test_identical_results_of_two_requests_are_separate_complete_files(client, astronaut):
+    # Gradio's content-addressed writer gave both the same path and rewrote it under a downloading client
+    first, second = edit(client, astronaut, "fear")[0], edit(client, astronaut, "fear")[0]
+    assert first != second
+    assert np.array_equal(read(first), read(second))
+
+
+def test_the_page_names_its_limits_and_the_model_variable():
+    from hf_segan.space import CONCURRENCY_LIMIT, QUEUE_SIZE, limits_markdown, load_space_pipeline
+
+    assert "HF_SEGAN_MODEL" in load_space_pipeline(None)[1]
+    limits = limits_markdown()
+    assert f"At most {CONCURRENCY_LIMIT} requests" in limits and f"up to {QUEUE_SIZE} more" in limits
+    assert "10 MB" in limits and "89 megapixels" in limits
+
+
+def distinct_photos(folder, count):
+    """``count`` photos with the astronaut's face at different places and sizes (different detections)."""
+    photo, paths = data.astronaut(), []
+    for index in range(count):
+        crop = photo[index * 6 : 512 - index * 4, index * 5 : 512 - index * 3]
+        path = folder / f"photo_{index}.png"
+        Image.fromarray(crop).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture()
+def fresh_server():
+    """Start demos with their own (empty) caches; close them all afterwards."""
+    demos = []
+
+    def start(pipe=None, **kwargs):
+        demo = build_demo(pipe or skin_only_pipeline(), device="cpu", **kwargs)
+        launch_demo(demo, prevent_thread_lock=True, server_port=free_port(), quiet=True)
+        demos.append(demo)
+        return Client(demo.local_url, verbose=False)
+
+    yield start
+    for demo in demos:
+        demo.close()
+
+
+def test_eight_concurrent_clients_get_exactly_the_sequential_results(fresh_server, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    photos = distinct_photos(tmp_path, 8)
+    expressions = [EXPRESSIONS[i % len(EXPRESSIONS)] for i in range(8)]
+    sequential_client = fresh_server()
+    sequential = [read(edit(sequential_client, p, e)[0]) for p, e in zip(photos, expressions, strict=True)]
+    url = fresh_server().src  # a second server: its caches cannot answer from the sequential run
+    with ThreadPoolExecutor(8) as pool:
+        concurrent = list(
+            pool.map(lambda job: read(edit(Client(url, verbose=False), *job)[0]), zip(photos, expressions, strict=True))
+        )
+    for index, (alone, together) in enumerate(zip(sequential, concurrent, strict=True)):
+        assert np.array_equal(alone, together), f"request {index} differs under concurrency"
+
+
+def test_the_concurrency_limit_holds_for_all_events_together(fresh_server, tmp_path):
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hf_segan.space import CONCURRENCY_LIMIT
+
+    pipe = skin_only_pipeline()
+    running, most, lock = 0, 0, threading.Lock()
+    run_edit = pipe.edit_photo
+
+    def counted(*args, **kwargs):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.3)  # long enough for every admitted request to overlap
+        try:
+            return run_edit(*args, **kwargs)
+        finally:
+            with lock:
+                running -= 1
+
+    pipe.edit_photo = counted
+    url = fresh_server(pipe).src
+    regions = ["eyes", "mouth", "nose"]
+    jobs = [("/edit", p) for p in distinct_photos(tmp_path, 3)] + [("/all_expressions", tmp_path / "photo_0.png")] * 3
+
+    def call(job):
+        endpoint, photo = job
+        client = Client(url, verbose=False)
+        if endpoint == "/edit":
+            return client.predict(handle_file(str(photo)), "sad", 1.0, regions, api_name=endpoint)
+        return client.predict(handle_file(str(photo)), 0.5, regions, api_name=endpoint)
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        list(pool.map(call, jobs))
+    assert most == CONCURRENCY_LIMIT
+
+
+def test_results_are_deleted_from_the_server_after_their_lifetime(fresh_server, astronaut):
+    import time
+
+    from gradio.utils import get_upload_folder
+
+    from hf_segan.space import ResultWriter
+
+    # long enough for the upload to outlive the request (a shorter lifetime deletes it before it is read)
+    result = edit(fresh_server(temp_file_lifetime_s=10), astronaut)
+    # the client downloads each result under its server name
+    on_server = [ResultWriter(get_upload_folder()).folder / Path(result[i]).name for i in (0, 2, 4)]
+    assert all(path.is_file() for path in on_server)
+    deadline = time.monotonic() + 60
+    while any(path.exists() for path in on_server) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(path.exists() for path in on_server)
+
+
+def test_photos_above_the_decoding_work_size_are_edited_at_full_size(tmp_path, monkeypatch):
+    from hf_segan import io
+
+    monkeypatch.setattr(io, "WORK_PIXELS", 100_000)  # the astronaut (262k pixels) is "huge" for this test
+    path = tmp_path / "big.png"
+    Image.fromarray(data.astronaut()).save(path)
+    editor = SpaceEditor(skin_only_pipeline())
+    prepared, result = editor.edit(str(path), "happy", 1.0, None)
+    assert prepared.image.notes == [] and result.photo.size == (512, 512)
+    expected = skin_only_pipeline().edit_photo(data.astronaut(), "happy", 1.0).image
+    assert np.array_equal(np.asarray(result.photo), np.asarray(expected))
+
+
+def test_caches_stay_within_their_byte_budget(tmp_path):
+    path = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(path)
+    # one edit of a 512x512 photo holds the RGB photo (786,432 bytes) and its 64x64 maps: a 2 MB budget keeps two
+    editor = SpaceEditor(skin_only_pipeline(), cache_bytes=2_000_000)
+    _, edits = editor.all_expressions(str(path), 1.0, None)
+    assert len(edits) == len(EXPRESSIONS)
+    assert len(editor._edits) == 2 and editor._edits.bytes <= 2_000_000
+    assert editor._photos.bytes <= 2_000_000 and len(editor._photos) == 1
+
+
+def test_notes_on_how_the_photo_was_read_come_with_the_result(client, tmp_path):
+    path = tmp_path / "animated.gif"
+    first = Image.fromarray(data.astronaut())
+    first.save(path, save_all=True, append_images=[first.rotate(90)], duration=100)
+    notes = edit(client, path)[-1]
+    assert "animated.gif: animated image with 2 frames; only the first frame is used." in notes
+    assert str(tmp_path) not in notes and "/gradio" not in notes  # the user's file name, never a server path

@@ -5,8 +5,12 @@
 """
 
 import os
+from io import BytesIO
 from pathlib import Path
+from urllib.parse import urljoin
 
+import httpx
+import numpy as np
 import pytest
 from conftest import build_tiny_pipeline
 from PIL import Image
@@ -22,9 +26,21 @@ if not CHROMIUM.is_file():
 pytestmark = pytest.mark.slow
 
 
+def expected_edit(photo: Path) -> Image.Image:
+    pipe = build_demo_pipeline()
+    return pipe.edit_photo(str(photo), "surprise").image.convert("RGB")
+
+
+def build_demo_pipeline():
+    from hf_segan.pipeline import SeganPipeline
+
+    model = os.environ.get("HF_SEGAN_MODEL")
+    return SeganPipeline.from_pretrained(model) if model else build_tiny_pipeline()
+
+
 @pytest.fixture()
 def demo_url():
-    demo = build_demo(os.environ.get("HF_SEGAN_MODEL") or build_tiny_pipeline(), device="cpu")
+    demo = build_demo(build_demo_pipeline(), device="cpu")
     launch_demo(demo, prevent_thread_lock=True, quiet=True)
     try:
         yield demo.local_url
@@ -47,13 +63,17 @@ def test_upload_edit_and_see_the_result(demo_url, tmp_path):
             page.get_by_role("option", name="surprise").click()
             page.locator("#edit-button").click()
             result = page.locator("#edited img")
-            result.wait_for(state="visible", timeout=60_000)
+            result.wait_for(state="visible", timeout=120_000)
             assert result.is_visible()
             assert page.evaluate("(img) => img.complete && img.naturalWidth", result.element_handle()) == 512
+            shown = httpx.get(urljoin(demo_url, result.get_attribute("src")), timeout=30).content
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()
     assert screenshot.stat().st_size > 0
+    # the page shows the pipeline's edit of the whole photo, not the upload or a placeholder
+    with Image.open(BytesIO(shown)) as image:
+        assert np.array_equal(np.asarray(image.convert("RGB")), np.asarray(expected_edit(photo)))
     if target := os.environ.get("HF_SEGAN_SCREENSHOT"):
         with Image.open(screenshot) as image:  # a 128-colour palette keeps the docs image small
             image.convert("RGB").quantize(128).save(target, optimize=True)

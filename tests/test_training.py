@@ -1,7 +1,6 @@
 """The training helpers (configs, augmentation, checkpoints) and the training scripts end to end on tiny configs."""
 
 import dataclasses
-import importlib.util
 import json
 import os
 import shutil
@@ -20,6 +19,8 @@ from hf_segan.training.checkpointing import list_checkpoints, resolve_resume_pat
 from hf_segan.training.config import OptimConfig, RunConfig, load_config, parse_config
 from hf_segan.training.data import FaceTrainingSet, check_columns, check_expression_labels, hflip_face
 from hf_segan.training.runtime import learning_rate
+from hf_segan.training.segan_config import SeganTrainingConfig
+from hf_segan.training.segan_trainer import SeganTrainer, add_conditions, update_ema
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "training" / "configs"
@@ -49,18 +50,9 @@ def _tiny_dataset(n=6, size=8, names=EXPRESSIONS):
     )
 
 
-def _load_script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "training" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the script is being executed
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_segan_conditions_follow_the_intensities_the_data_records():
     """A half-intensity target image must be asked for at half intensity, or the paired loss teaches the full
     expression's condition to mean the half one (and evaluation asks for the half one)."""
-    add_conditions = _load_script("train_segan").add_conditions
     index = EXPRESSIONS.index
     batch = {
         "expression": torch.tensor([index("happy"), index("neutral")]),
@@ -246,29 +238,13 @@ def test_segan_resume_continues_bit_identically(tmp_path):
     SeganPipeline.from_pretrained(resumed / "pipeline")
 
 
-def test_joint_gradient_scale_sets_how_much_of_the_editor_reaches_the_parser(tmp_path):
-    """Scale 0 leaves the parser exactly as supervised-only training does; scale 1 (joint) moves it elsewhere."""
-
-    def parser_weights(name, *overrides):
-        _ok(_run("segan", tmp_path / name, "--max_steps", 2, *overrides))
-        return {k: v for k, v in _tensors(tmp_path / name / "pipeline").items() if k.startswith("parser")}
-
-    supervised = parser_weights("supervised", "--train_parser_jointly", "false")
-    silenced = parser_weights("scale0", "--loss.joint_gradient_scale", 0)
-    joint = parser_weights("joint", "--loss.joint_gradient_scale", 1)
-    assert supervised.keys() == silenced.keys() == joint.keys() and supervised
-    assert all(torch.equal(supervised[k], silenced[k]) for k in supervised)
-    assert any(not torch.equal(supervised[k], joint[k]) for k in supervised)
-
-
 def _tiny_trainer_and_batch(output_dir, *overrides):
     """A `SeganTrainer` of `segan_tiny.yaml` and one conditioned paired batch of two 32 px faces."""
     from hf_segan.training.runtime import create_accelerator
 
-    train_segan = _load_script("train_segan")
     argv = ["--config", str(CONFIGS / "segan_tiny.yaml"), "--output_dir", str(output_dir), "--report_to", "none"]
-    config = parse_config(train_segan.SeganTrainingConfig, [*argv, *overrides])
-    trainer = train_segan.SeganTrainer(config, create_accelerator(config))
+    config = parse_config(SeganTrainingConfig, [*argv, *overrides])
+    trainer = SeganTrainer(config, create_accelerator(config))
     generator = torch.Generator().manual_seed(0)
     batch = {
         "image": torch.rand(2, 3, 32, 32, generator=generator) * 2 - 1,
@@ -277,7 +253,7 @@ def _tiny_trainer_and_batch(output_dir, *overrides):
         "expression": torch.tensor([0, 1]),
         "target_expression": torch.tensor([1, 0]),
     }
-    train_segan.add_conditions(batch)
+    add_conditions(batch)
     return trainer, batch
 
 
@@ -288,6 +264,22 @@ def _count_forward_passes(trainer, *names: str) -> dict[str, int]:
         hook = lambda *_, name=name: passes.update({name: passes[name] + 1})  # noqa: E731
         trainer.unwrap(getattr(trainer, name)).register_forward_hook(hook)
     return passes
+
+
+def test_joint_gradient_scale_sets_how_much_of_the_editor_reaches_the_parser(tmp_path):
+    """Scale 0 leaves the parser exactly as supervised-only training does; scale 1 (joint) moves it elsewhere."""
+
+    def parser_weights(name, *overrides):
+        trainer, batch = _tiny_trainer_and_batch(tmp_path / name, *overrides)
+        trainer.generator_step([batch], [batch])
+        return {k: v.detach().clone() for k, v in trainer.unwrap(trainer.parser).state_dict().items()}
+
+    supervised = parser_weights("supervised", "--train_parser_jointly", "false")
+    silenced = parser_weights("scale0", "--loss.joint_gradient_scale", "0")
+    joint = parser_weights("joint", "--loss.joint_gradient_scale", "1")
+    assert supervised.keys() == silenced.keys() == joint.keys() and supervised
+    assert all(torch.equal(supervised[k], silenced[k]) for k in supervised)
+    assert any(not torch.equal(supervised[k], joint[k]) for k in supervised)
 
 
 @pytest.mark.parametrize("lambda_cycle, editor_passes", [(10.0, 2), (0.0, 1)])
@@ -368,7 +360,6 @@ def test_training_stream_hands_out_channels_last_images_with_the_same_values():
 
 def test_ema_moves_toward_the_trained_editor_by_one_minus_decay():
     """decay 0.5 lands half-way; decay 0 (the SynthFaces recipe) must save exactly the last trained weights."""
-    update_ema = _load_script("train_segan").update_ema
     model, ema = torch.nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3)
     with torch.no_grad():
         model.weight.copy_(torch.tensor([1.0, 2.0, 3.0]))
@@ -410,14 +401,38 @@ def test_segan_two_cpu_processes_split_the_data(tmp_path):
         (["--loss.n_critic", "0"], "Config key `loss.n_critic` must be >= 1, got 0"),
         (["--region_source", "landmarks"], "Config key `region_source` must be one of ['semantic', 'box', 'none']"),
         (["--model.pretrained_parser", "no/such/parser"], "`model.pretrained_parser` 'no/such/parser' is not a"),
+        (["--parsing_data.max_eval_samples", "8"], "Unknown config key `parsing_data.max_eval_samples`"),
+        (["--model.editor", "{preset: papr}"], "Unknown editor preset 'papr'; expected one of ['paper', 'synthfaces']"),
     ],
 )
-def test_segan_rejects_bad_config_in_one_line(tmp_path, overrides, message):
-    result = _run("segan", tmp_path, *overrides)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
+def test_segan_rejects_bad_config_in_one_line(tmp_path, capsys, overrides, message):
+    """What `train_segan.py` does before its data and models (read the config, build the trainer), in process, under
+    the scripts' error handling: one line, exit status 2, nothing written."""
+    from hf_segan.training.runtime import create_accelerator, run_script
+
+    def start(argv):
+        config = parse_config(SeganTrainingConfig, argv)
+        SeganTrainer(config, create_accelerator(config))
+
+    argv = ["--config", str(CONFIGS / "segan_tiny.yaml"), "--output_dir", str(tmp_path), *overrides]
+    assert run_script(start, argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert not list(tmp_path.iterdir())
+
+
+def test_default_recipe_config_builds_the_bundled_editor():
+    """The recipe the bundled model was trained with (a preset name in its YAML) builds the bundled editor's design."""
+    from hf_segan.models.editor import HierarchicalExpressionGenerator, editor_arguments
+
+    config = load_config(SeganTrainingConfig, CONFIGS / "segan_synthfaces_default.yaml")
+    arguments = editor_arguments(config.model.editor)
+    editor = HierarchicalExpressionGenerator(region_source=config.region_source, **arguments)
+    bundled = json.loads((ROOT / "hf_segan/assets/default_model/editor/config.json").read_text())
+    loaded = HierarchicalExpressionGenerator.from_config(bundled).config
+    assert {k: v for k, v in editor.config.items() if not k.startswith("_")} == {
+        k: v for k, v in loaded.items() if not k.startswith("_")
+    }
 
 
 def test_scripts_reject_dataset_missing_a_column(tmp_path):
@@ -447,3 +462,10 @@ def test_training_stream_resumes_mid_epoch_with_the_same_batches():
     for expected in straight[4:]:
         got = next(restarted)
         assert torch.equal(got["index"], expected["index"]) and torch.equal(got["mask"], expected["mask"])
+
+
+def test_segan_records_whether_the_editor_saw_real_photos(tmp_path):
+    synthetic, _ = _tiny_trainer_and_batch(tmp_path / "synthetic")
+    photos, _ = _tiny_trainer_and_batch(tmp_path / "photos", "--data.dataset", "someone/face-photos")
+    assert synthetic.unwrap(synthetic.editor).config.trained_on_real_photos is False
+    assert photos.unwrap(photos.editor).config.trained_on_real_photos is True

@@ -6,12 +6,26 @@ import argparse
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ._common import add_model_arguments, find_inputs, load_pipeline
+from ._common import (
+    OutputPlan,
+    add_model_arguments,
+    check_inference_arguments,
+    check_positive,
+    check_regions,
+    find_inputs,
+    load_pipeline,
+)
+
+if TYPE_CHECKING:
+    from ..io import LoadedImage
+
+#: Input formats whose results are written in the same format (others, e.g. BMP and GIF, become PNG).
+KEPT_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,8 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "edit",
         help="Edit the facial expression in photos (detect, align, edit, paste back).",
         description=(
-            "Each input photo is written to OUT_DIR under the same name (PNG when it has alpha). A file that cannot "
-            "be edited is reported on stderr and skipped; the exit status is 2 if any failed."
+            "Each input photo is written to OUT_DIR under the same name, in its own format, mode, bit depth and "
+            "metadata (BMP and GIF become PNG). Inputs are never overwritten: an OUT_DIR that would replace one is "
+            "refused. A file that cannot be edited or written is reported on stderr and skipped; the exit status is "
+            "2 if any failed."
         ),
     )
     parser.add_argument("inputs", nargs="+", help="image files and/or folders of images")
@@ -46,63 +62,80 @@ def run(args: argparse.Namespace) -> int:
 
     expression = parse_expression_arg(args.expression)
     expression_condition(expression, args.intensity)  # bad expression / intensity: fail before loading anything
+    check_inference_arguments(args)
+    check_positive(args.margin, "--margin")
+    check_regions(args.regions, args.model)
     files = find_inputs(args.inputs)
+    plan = OutputPlan(args.out, files)
+    jobs: list[tuple[Path, Path]] = []
+    failures = 0
+    for path in files:
+        claimed = plan.claim(path, [output_name(path)])
+        if isinstance(claimed, ValueError):
+            failures += 1
+            print(f"error: {claimed}", file=sys.stderr)
+        else:
+            jobs.append((path, claimed[0]))
     pipe = load_pipeline(args)
     if args.fast:
         pipe.enable_fast_path()
-    out_dir = Path(args.out)
-    edits = _edit_crops(pipe, files, expression, args) if args.aligned else _edit_photos(pipe, files, expression, args)
-    written: dict[Path, Path] = {}
-    failures = 0
-    for path, outcome in tqdm(edits, total=len(files), desc="editing", unit="image"):
+    edits = _edit_crops(pipe, jobs, expression, args) if args.aligned else _edit_photos(pipe, jobs, expression, args)
+    for target, outcome in tqdm(edits, total=len(jobs), desc="editing", unit="image"):
         try:
-            if isinstance(outcome, ValueError):
+            if isinstance(outcome, Exception):
                 raise outcome
-            image, alpha, notes = outcome
-            # Formats that cannot hold the result (alpha, or an edited animation) are written as PNG.
-            keeps = image.mode == "RGB" and alpha is None and path.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")
-            target = out_dir / f"{path.stem}{path.suffix.lower() if keeps else '.png'}"
-            if target in written:
-                raise ValueError(f"{path}: its output {target.name} would overwrite the edit of {written[target]}.")
-            save_image_atomic(image, target, alpha)
-            written[target] = path
+            image, loaded, notes = outcome
+            save_image_atomic(image, target, like=loaded)
             for note in notes:
                 tqdm.write(f"note: {note}", file=sys.stderr)
-        except ValueError as error:
+        except (ValueError, OSError) as error:
             failures += 1
             tqdm.write(f"error: {error}", file=sys.stderr)
-    print(f"Edited {len(files) - failures} of {len(files)} image(s) into {out_dir}")
+    print(f"Edited {len(files) - failures} of {len(files)} image(s) into {plan.out_dir}")
     return 2 if failures else 0
 
 
-Outcome = tuple[Image.Image, np.ndarray | None, list[str]] | ValueError
+def output_name(path: Path) -> str:
+    """The result's file name: the input's, in its own format where that format can hold the edit, else PNG."""
+    suffix = path.suffix.lower()
+    return f"{path.stem}{suffix if suffix in KEPT_SUFFIXES else '.png'}"
 
 
-def _edit_crops(pipe, files: list[Path], expression, args: argparse.Namespace) -> Iterator[tuple[Path, Outcome]]:
-    """Aligned crops, ``--batch-size`` at a time: (path, (edited image, alpha, notes)) or (path, the error)."""
+Outcome = tuple[Image.Image, "LoadedImage", list[str]] | ValueError
+
+
+def _edit_crops(pipe, jobs: list[tuple[Path, Path]], expression, args) -> Iterator[tuple[Path, Outcome]]:
+    """Aligned crops, ``--batch-size`` at a time: (target, (edited image, source, notes)) or (target, the error)."""
     from ..io import load_image
 
-    for start in range(0, len(files), args.batch_size):
+    for start in range(0, len(jobs), args.batch_size):
         loaded = []
-        for path in files[start : start + args.batch_size]:
+        for path, target in jobs[start : start + args.batch_size]:
             try:
-                loaded.append((path, load_image(path)))
+                loaded.append((target, load_image(path)))
             except ValueError as error:
-                yield path, error
+                yield target, error
         if loaded:
             crops = [image.rgb for _, image in loaded]
             edited = pipe(crops, expression, args.intensity, args.regions, batch_size=args.batch_size).images
-            for (path, image), result in zip(loaded, edited, strict=True):
-                yield path, (result, image.alpha, image.notes)
+            for (target, image), result in zip(loaded, edited, strict=True):
+                yield target, (result, image, image.notes)
 
 
-def _edit_photos(pipe, files: list[Path], expression, args: argparse.Namespace) -> Iterator[tuple[Path, Outcome]]:
-    """Whole photos one at a time (their faces are batched): (path, (edited photo, None, notes)) or the error."""
+def _edit_photos(pipe, jobs: list[tuple[Path, Path]], expression, args) -> Iterator[tuple[Path, Outcome]]:
+    """Whole photos one at a time (their faces are batched): (target, (edited photo, source, notes)) or the error.
+    A model producing non-finite values stops the command: every other photo would fail the same way."""
+    from ..io import load_image
+    from ..pipeline import NonFiniteOutputError
+
     faces = "all" if args.all_faces else "largest"
-    for path in files:
+    for path, target in jobs:
         try:
-            result = pipe.edit_photo(path, expression, args.intensity, args.regions, faces, args.margin)
+            loaded = load_image(path)
+            result = pipe.edit_photo(loaded, expression, args.intensity, args.regions, faces, args.margin)
+        except NonFiniteOutputError:
+            raise
         except ValueError as error:
-            yield path, error if str(path) in str(error) else ValueError(f"{path}: {error}")
+            yield target, error if str(path) in str(error) else ValueError(f"{path}: {error}")
             continue
-        yield path, (result.image, None, result.notes)
+        yield target, (result.image, loaded, result.notes)

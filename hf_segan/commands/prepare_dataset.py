@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..data.convert import CONVERTERS
+#: The datasets ``prepare-dataset`` converts (the keys of ``hf_segan.data.convert.CONVERTERS``, which imports
+#: datasets and is loaded only when a conversion runs).
+DATASETS = ("affectnet", "celebamask-hq", "rafd")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "dataset card that datasets.load_dataset(OUT_DIR) reads. Skipped files are listed with their reason."
         ),
     )
-    parser.add_argument("dataset", choices=sorted(CONVERTERS), help="which dataset SRC_ROOT holds")
+    parser.add_argument("dataset", choices=DATASETS, help="which dataset SRC_ROOT holds")
     parser.add_argument("src_root", metavar="SRC_ROOT", help="root folder of the original release")
     parser.add_argument("out_dir", metavar="OUT_DIR", help="folder to create (must not exist unless --overwrite)")
     parser.add_argument(
@@ -37,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..data.convert import CONVERTERS
+
     options = {"limit": args.limit, "overwrite": args.overwrite}
     if args.image_size is not None:
         options["image_size"] = args.image_size

@@ -37,6 +37,7 @@ from .parsing import (
     normalize_parser_input,
 )
 from .resnet import ResNet18Features
+from .strict_loading import StrictLoadingMixin
 
 SPATIAL_PATHS = ("backbone", "conv")
 #: The trunk downsamples 32x; smaller inputs would vanish before the last stage.
@@ -108,7 +109,7 @@ class SegmentationHead(nn.Module):
         return self.classifier(self.conv(x))
 
 
-class BiSeNetFaceParser(ModelMixin, ConfigMixin):
+class BiSeNetFaceParser(StrictLoadingMixin, ModelMixin, ConfigMixin):
     """BiSeNet face parser: (B, 3, H, W) images in [-1, 1] -> logits over ``num_classes`` at (H, W).
 
     Args:

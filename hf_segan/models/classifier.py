@@ -17,6 +17,7 @@ from torch import nn
 
 from ..constants import EXPRESSIONS
 from .layers import ConvNormAct
+from .strict_loading import StrictLoadingMixin
 from .validation import check_image
 
 
@@ -31,7 +32,7 @@ class ExpressionClassifierOutput(BaseOutput):
     logits: torch.Tensor
 
 
-class ExpressionClassifier(ModelMixin, ConfigMixin):
+class ExpressionClassifier(StrictLoadingMixin, ModelMixin, ConfigMixin):
     """Stages of (3x3 stride-2 conv, ``blocks_per_stage`` 3x3 convs), average pooling to a grid, dropout, linear.
 
     The head pools to a ``pool_grid`` x ``pool_grid`` grid rather than to one value: faces are aligned, and *where*

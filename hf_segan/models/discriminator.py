@@ -24,6 +24,7 @@ from torch import nn
 
 from ..constants import DEFAULT_REGION_GROUPS, EXPRESSIONS
 from .layers import make_activation
+from .strict_loading import StrictLoadingMixin
 from .validation import check_image
 
 #: The expression head pools the features to this grid, not to one value: on aligned faces *where* something
@@ -76,7 +77,7 @@ class LocalCritic(nn.Module):
         return self.head(self.trunk(torch.cat([images * mask, mask], dim=1)))
 
 
-class ExpressionDiscriminator(ModelMixin, ConfigMixin):
+class ExpressionDiscriminator(StrictLoadingMixin, ModelMixin, ConfigMixin):
     """Global PatchGAN critic + auxiliary expression classifier, plus one local critic per region group.
 
     Args:

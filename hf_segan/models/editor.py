@@ -6,8 +6,8 @@ Design (Bodur, Bhattarai & Kim 2021, built on GANimation's attention/colour gene
   concatenated to it; a ``stem_kernel_size`` stem at full resolution, two stride-2 4x4 downsamplings
   (``base_channels`` -> 4x), ``num_residual_blocks`` residual blocks at 1/4 resolution, two stride-2 transposed
   convolutions back up, and two heads: a colour map (tanh) and an attention map (sigmoid, 1 = keep the input
-  pixel). ``region_source="none"``, ``base_channels=64``, ``num_residual_blocks=6``, ``stem_kernel_size=7`` is
-  exactly GANimation's generator.
+  pixel). The ``paper`` preset with ``region_source="none"`` (``base_channels=64``, ``num_residual_blocks=6``,
+  ``stem_kernel_size=7``) is exactly GANimation's generator.
 * **Local generators**, one per region group, each with its own parameters. For speed they do not re-encode the
   image: they read the global bottleneck features (a shared encoder) at 1/4 resolution, gated by the group's soft
   mask and concatenated with the gated condition and the mask, and decode them with a thin network whose
@@ -20,27 +20,25 @@ Design (Bodur, Bhattarai & Kim 2021, built on GANimation's attention/colour gene
 * **Warping** (``max_displacement > 0``, off by default): every generator also predicts a displacement field, fused
   like the other maps, and the composition reads the *warped* input: ``attention * warp(input) + (1 - attention) *
   color``. An expression is mostly geometry (mouth corners up, eyelids apart, brows down by a few pixels); a warp
-  moves the input's own pixels there, where GANimation's colour map has to repaint every moved edge. Measured on
-  SynthFaces 64 px (global generator with skips trained alone on the paired L1, 2,000 steps): the judge's
-  target-expression rate stays at the unedited input's 0.07 without warping (the editor learns to copy its
-  input) and reaches 0.20 with it, 0.28 with a 3-level multi-scale L1. The flow heads start at zero, so a fresh
-  warping editor computes exactly what a non-warping one does.
+  moves the input's own pixels there, where GANimation's colour map has to repaint every moved edge. The flow heads
+  start at zero, so a fresh warping editor computes exactly what a non-warping one does.
 * **FiLM conditioning** (``film_conditioning``, off by default): GANimation hands the condition over only as
   constant input channels, and the instance normalisation after the first convolution subtracts a constant map
   again (it survives near the border). With FiLM every normalised layer is also scaled and shifted per channel
-  by amounts predicted from the condition. Measured like the warp above (full editor, 3-level L1, 1,000 steps):
-  target rate 0.16 with the condition as input only, 0.20 with FiLM; with ``local_channels`` 64 instead of 16
-  (the local branches' full-resolution layer widens from 4 to 16 channels) 0.38.
+  by amounts predicted from the condition.
 
 * **Windows** (``local_windows``, off by default): each local generator decodes only a window of fixed size
   (fractions of the image's height and width) centred on its region, instead of the whole image, where its input
   is zero away from the region anyway. The window follows the region (where its mask exceeds 0.5), and the soft
   masks inside it still carry gradients to the parser; outside its window a region is left to the global
-  generator. On 64 px SynthFaces the regions fit in windows of a fifth of the image on average. Measured with the
-  SynthFaces recipe (``train_segan.py``, 2,000 joint steps, one thread each, two trainings side by side on a
-  2-core Xeon with AMX): 472 s against 544 s without windows, and the judge recognised the target expression
-  in 0.900 of the edits against 0.839 (one seed each): inside the window the instance normalisation sees the
-  region, not a whole image of zeros.
+  generator: inside the window the instance normalisation sees the region, not a whole image of zeros.
+
+Two designs have names (:data:`EDITOR_PRESETS`, :meth:`HierarchicalExpressionGenerator.from_preset`):
+``paper``, the GANimation-faithful setting with warping, FiLM, skips and windows off, and ``synthfaces``, the
+design the bundled default model was trained with, which switches all four on. The constructor's defaults are a
+small paper-style editor (no preset), which tests and tiny fixtures build.
+
+What each of these options measured on SynthFaces (target-expression rate, training time): docs/experiments.md.
 
 Why this is cheap: the heavy work happens once, at 1/4 resolution, and everything at full resolution uses few
 channels (the default global stem has 32 channels and a 3x3 kernel; local branches use ``local_channels / 4``).
@@ -53,8 +51,10 @@ baseline), or ``none`` (global generator only).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -74,11 +74,47 @@ from .regions import (
     soft_region_masks,
     window_origins,
 )
+from .strict_loading import StrictLoadingMixin
 from .validation import check_condition, check_image
 
 REGION_SOURCES = ("semantic", "box", "none")
 #: The global encoder downsamples twice by 2: local generators work on its 1/4-resolution features.
 ENCODER_STRIDE = 4
+
+#: Named editor designs: ``HierarchicalExpressionGenerator.from_preset(name)`` in code, ``model.editor: {preset:
+#: name}`` in a training config. Keys given next to the name override the preset's; unnamed keys keep the
+#: constructor's defaults. A saved editor stores every resolved argument, not the name, so editing a preset here
+#: never changes a model that was trained with it.
+EDITOR_PRESETS: dict[str, dict[str, Any]] = {
+    # The paper's setting: GANimation's generator (64 channels, six residual blocks, 7x7 stem and heads) as the
+    # global generator, the condition given as input channels only, the input composed unwarped.
+    "paper": {"base_channels": 64, "num_residual_blocks": 6, "stem_kernel_size": 7},
+    # The design that learns visible edits in a short run on 64 px SynthFaces faces, and that the bundled default
+    # model was trained with (training/configs/segan_synthfaces_default.yaml, docs/experiments.md): a warping,
+    # FiLM-conditioned editor with U-Net skips and wide local generators, each decoding a window around its region
+    # (the windows fit the default region groups on SynthFaces-sized faces).
+    "synthfaces": {
+        "base_channels": 16,
+        "num_residual_blocks": 3,
+        "local_channels": 64,
+        "skip_connections": True,
+        "max_displacement": 0.05,
+        "film_conditioning": True,
+        "local_windows": {"eyes": [0.5, 0.6875], "mouth": [0.375, 0.4375], "nose": [0.375, 0.3125]},
+    },
+}
+
+
+def editor_arguments(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Constructor arguments from config ``settings``: ``preset`` (optional) names an :data:`EDITOR_PRESETS` entry
+    whose arguments the other keys override."""
+    arguments = dict(settings)
+    name = arguments.pop("preset", None)
+    if name is None:
+        return arguments
+    if name not in EDITOR_PRESETS:
+        raise ValueError(f"Unknown editor preset {name!r}; expected one of {list(EDITOR_PRESETS)}.")
+    return {**copy.deepcopy(EDITOR_PRESETS[name]), **arguments}
 
 
 def warp_images(images: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -118,10 +154,8 @@ def apply_heads(features: torch.Tensor, heads: Sequence[nn.Conv2d | None]) -> to
     """The heads' logits concatenated, computed as one convolution whose filters are the heads' filters stacked.
 
     Why one: a convolution with one to three output channels at full resolution costs about what one with six
-    does (its time goes to reading the input and writing the input gradient, not to arithmetic). Measured on a
-    2-core AMD EPYC (Zen 4), one thread, bf16: a 16-to-1-channel head of 8 faces at 64 px takes 8.3 ms forward and
-    backward, a 16-to-6 one 6.8 ms; a whole joint ``train_segan.py`` step of the SynthFaces recipe about 0.45 s
-    against 0.51 s with the heads apart. Each head keeps its own parameters, so checkpoints and the
+    does (its time goes to reading the input and writing the input gradient, not to arithmetic); a joint training
+    step is faster (docs/experiments.md). Each head keeps its own parameters, so checkpoints and the
     zero-initialised flow head are unchanged.
     """
     present = [head for head in heads if head is not None]
@@ -338,7 +372,7 @@ def resolve_local_windows(
     return resolved
 
 
-class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
+class HierarchicalExpressionGenerator(StrictLoadingMixin, ModelMixin, ConfigMixin):
     """Edits faces toward a target expression with a global generator and per-region local generators.
 
     Args:
@@ -365,6 +399,11 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
             window of that size (fractions of the image side, in (0, 1], rounded to whole bottleneck cells of
             ``ENCODER_STRIDE`` pixels) around its region instead of the whole image; ``None`` (default) decodes
             the whole image.
+        trained_on_real_photos: whether the editor was trained on real photos. Only such a model may repaint a
+            photo's colours: one that saw only synthetic faces (SynthFaces, the default ``False``) learned
+            synthetic textures, so on a photo its colour/attention output must not be used and the edit is
+            geometry alone. The model never reads it; it is a recorded fact about the training data, set by the
+            training script, for whoever applies the model to a photo.
     """
 
     @register_to_config
@@ -385,8 +424,11 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
         max_displacement: float = 0.0,
         film_conditioning: bool = False,
         local_windows: dict[str, list[float]] | None = None,
+        trained_on_real_photos: bool = False,
     ) -> None:
         super().__init__()
+        if not isinstance(trained_on_real_photos, bool):
+            raise ValueError(f"`trained_on_real_photos` must be True or False, got {trained_on_real_photos!r}.")
         if region_source not in REGION_SOURCES:
             raise ValueError(f"Unknown region_source {region_source!r}; expected one of {REGION_SOURCES}.")
         if stem_kernel_size < 1 or stem_kernel_size % 2 == 0:
@@ -419,6 +461,12 @@ class HierarchicalExpressionGenerator(ModelMixin, ConfigMixin):
             for _ in self.region_names
         )
         self.fusion = MaskFusion(local_channels // 4, 6 if warp else 4) if self.region_names else None
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> HierarchicalExpressionGenerator:
+        """A fresh editor of the named :data:`EDITOR_PRESETS` design (``"paper"``, ``"synthfaces"``), with
+        ``overrides`` replacing the preset's arguments."""
+        return cls(**editor_arguments({"preset": name, **overrides}))
 
     def compute_region_masks(self, parsing_probs: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """(B, R, H, W) region masks at ``size`` from parser probabilities at any resolution."""

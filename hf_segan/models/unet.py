@@ -25,6 +25,7 @@ from .parsing import (
     normalization_lists,
     normalize_parser_input,
 )
+from .strict_loading import StrictLoadingMixin
 
 
 class DoubleConv(nn.Sequential):
@@ -36,7 +37,7 @@ class DoubleConv(nn.Sequential):
         )
 
 
-class UNetFaceParser(ModelMixin, ConfigMixin):
+class UNetFaceParser(StrictLoadingMixin, ModelMixin, ConfigMixin):
     """UNet face parser.
 
     Args:

@@ -1,4 +1,4 @@
-"""Atomic, resumable training checkpoints on top of ``accelerator.save_state``.
+"""Atomic, resumable training checkpoints of an Accelerator's state, in safetensors and JSON (:mod:`.safe_state`).
 
 A checkpoint is written to ``checkpoint-{step}.tmp`` and renamed to ``checkpoint-{step}`` only once every process
 has finished writing, so a run killed mid-save never leaves a checkpoint that looks complete. ``latest`` always
@@ -13,10 +13,14 @@ import re
 import shutil
 from pathlib import Path
 
+import torch
 from accelerate import Accelerator
 
+from ..io import follow_umask
+from .safe_state import check_finite, check_weights_finite, load_training_state, save_training_state
+
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
-#: Written into each checkpoint next to accelerate's files: the step to resume from, plus script extras.
+#: Written into each checkpoint next to the training state: the step to resume from, plus script extras.
 STATE_FILE = "training_state.json"
 
 
@@ -36,16 +40,21 @@ def save_checkpoint(
 ) -> Path:
     """Save the full training state at ``step`` atomically; keep only the newest ``total_limit`` checkpoints.
 
-    Must be called on every process (``save_state`` writes each process's RNG state).
+    Must be called on every process (each one writes its RNG state). Non-finite weights are refused
+    (:class:`~.safe_state.TrainingDivergedError`) before anything is written, so the newest checkpoint stays the
+    last good one.
     """
+    check_weights_finite(accelerator)
     output_dir = Path(output_dir)
     final = output_dir / f"checkpoint-{step}"
     tmp = output_dir / f"checkpoint-{step}.tmp"
     if accelerator.is_main_process:
         for leftover in output_dir.glob("checkpoint-*.tmp"):
             shutil.rmtree(leftover)
+        tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
+    save_training_state(accelerator, tmp)
+    accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         (tmp / STATE_FILE).write_text(json.dumps({"step": step, **(extra or {})}, indent=2))
         if final.exists():
@@ -76,18 +85,27 @@ def resolve_resume_path(output_dir: str | Path, resume_from: str | None) -> Path
 
 
 def load_checkpoint(accelerator: Accelerator, path: str | Path) -> dict:
-    """Restore models, optimizers, RNG states and registered objects; return the saved training state."""
-    accelerator.load_state(str(path))
+    """Restore models, optimizers, RNG states and registered objects; return the saved training state.
+
+    A folder holding anything but safetensors and JSON is refused before any file is read."""
+    load_training_state(accelerator, path)
     return json.loads((Path(path) / STATE_FILE).read_text())
 
 
 def save_pretrained_atomic(model, path: str | Path) -> Path:
-    """``model.save_pretrained(path)`` via a temporary folder, so ``path`` is either the old or the new model."""
+    """``model.save_pretrained(path)`` via a temporary folder, so ``path`` is either the old or the new model.
+
+    Non-finite weights are refused before anything is written."""
+    modules = {"model": model} if isinstance(model, torch.nn.Module) else dict(model.components)
+    for name, module in modules.items():
+        if isinstance(module, torch.nn.Module):
+            check_finite(module.state_dict(), f"{name} for {path}")
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     model.save_pretrained(str(tmp))
+    follow_umask(tmp)
     old = path.with_name(path.name + ".old")
     if path.exists():
         os.replace(path, old)

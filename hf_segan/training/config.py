@@ -9,6 +9,8 @@ script: each script declares its dataclass and calls :func:`parse_config`.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 import types
 import typing
 from collections.abc import Sequence
@@ -79,6 +81,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"Config key `{key}` must be a number, got {value!r}.")
+        if not math.isfinite(value):
+            raise ValueError(f"Config key `{key}` must be a finite number, got {value!r}.")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -138,9 +142,14 @@ def validate(config: Any, prefix: str = "") -> None:
         check()
 
 
-def _parse_raw(raw: str, tp: Any) -> Any:
+def _parse_raw(raw: str | None, tp: Any, key: str) -> Any:
     """Command-line text as a value: YAML (``1e-4``, ``true``, ``[1, 2]``), except that string fields keep the text
-    (YAML would read ``--mixed_precision no`` as ``False``); ``null`` clears an optional field."""
+    (YAML would read ``--mixed_precision no`` as ``False``); ``null`` clears an optional field. A flag given without
+    a value (``raw`` None, e.g. ``--cpu``) means true for a boolean key and is an error for any other."""
+    if raw is None:
+        if tp is bool:
+            return True
+        raise ValueError(f"Missing value for `--{key}`.")
     args = set(typing.get_args(tp)) or {tp}
     if str in args:
         return None if raw == "null" and type(None) in args else raw
@@ -153,7 +162,7 @@ def _parse_raw(raw: str, tp: Any) -> Any:
     return value
 
 
-def _set_override(data: dict[str, Any], cls: type, key: str, raw: str) -> None:
+def _set_override(data: dict[str, Any], cls: type, key: str, raw: str | None) -> None:
     """Set dotted ``key`` in the nested ``data`` dict to the command-line text ``raw``."""
     parts = key.split(".")
     tp: Any = cls
@@ -166,7 +175,7 @@ def _set_override(data: dict[str, Any], cls: type, key: str, raw: str) -> None:
         if depth == len(parts) - 1:
             if _is_section(tp):
                 raise ValueError(f"Config key `{key}` is a section; set one of its keys, e.g. `{key}.<key>`.")
-            node[part] = _parse_raw(raw, tp)
+            node[part] = _parse_raw(raw, tp, key)
         else:
             child = node.get(part)
             if child is None:
@@ -176,8 +185,9 @@ def _set_override(data: dict[str, Any], cls: type, key: str, raw: str) -> None:
             node = child
 
 
-def parse_overrides(argv: Sequence[str]) -> list[tuple[str, str]]:
-    """``["--a", "1", "--b.c=2"]`` -> ``[("a", "1"), ("b.c", "2")]``; anything else is a clear error."""
+def parse_overrides(argv: Sequence[str]) -> list[tuple[str, str | None]]:
+    """``["--a", "1", "--b.c=2", "--flag"]`` -> ``[("a", "1"), ("b.c", "2"), ("flag", None)]``: a key followed by
+    another ``--key`` or by nothing has no value (a boolean flag); anything else is a clear error."""
     pairs = []
     index = 0
     while index < len(argv):
@@ -187,9 +197,10 @@ def parse_overrides(argv: Sequence[str]) -> list[tuple[str, str]]:
         if "=" in token:
             key, raw = token[2:].split("=", 1)
             index += 1
+        elif index + 1 >= len(argv) or argv[index + 1].startswith("--"):
+            key, raw = token[2:], None
+            index += 1
         else:
-            if index + 1 >= len(argv):
-                raise ValueError(f"Missing value for `{token}`.")
             key, raw = token[2:], argv[index + 1]
             index += 2
         pairs.append((key, raw))
@@ -203,7 +214,13 @@ def load_config(cls: type[ConfigT], path: str | Path | None = None, overrides: S
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"Config file {str(path)!r} does not exist.")
-        data = yaml.safe_load(path.read_text()) or {}
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            where = getattr(error, "problem_mark", None)
+            line = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ValueError(f"Config file {str(path)!r} is not valid YAML{line}: {problem}.") from None
         if not isinstance(data, dict):
             raise ValueError(f"Config file {str(path)!r} must hold a YAML mapping at the top level.")
     for key, raw in parse_overrides(overrides):
@@ -219,7 +236,9 @@ def parse_config(cls: type[ConfigT], argv: Sequence[str]) -> ConfigT:
     paths = [raw for key, raw in pairs if key == "config"]
     if len(paths) > 1:
         raise ValueError("`--config` given more than once.")
-    overrides = [token for key, raw in pairs if key != "config" for token in (f"--{key}", raw)]
+    if paths and paths[0] is None:
+        raise ValueError("Missing value for `--config`.")
+    overrides = [token for key, raw in pairs if key != "config" for token in (f"--{key}", raw) if token is not None]
     return load_config(cls, paths[0] if paths else None, overrides)
 
 
@@ -232,22 +251,29 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 
 @dataclasses.dataclass
-class DataConfig:
-    """Where the samples come from and how they are batched."""
+class TrainingDataConfig:
+    """Where the training samples come from and how they are batched: all that a second training set takes (the
+    joint model's ``parsing_data``, read at ``data.resolution`` and never evaluated)."""
 
     dataset: str = option("synthfaces", help="`synthfaces` (generated on the fly) or a datasets.load_dataset path/name")
     dataset_config: str | None = option(None, help="datasets.load_dataset configuration name")
     split: str = option("train", help="training split")
-    eval_split: str | None = option("validation", help="evaluation split; null disables evaluation")
     synthfaces: dict = dataclasses.field(
         default_factory=dict, metadata={"help": "keyword arguments of load_synthfaces (training split)"}
     )
+    flip_probability: float = option(0.5, ge=0.0, le=1.0, help="chance of a face-correct horizontal flip")
+    batch_size: int = option(8, ge=1, help="per-process training batch size")
+
+
+@dataclasses.dataclass
+class DataConfig(TrainingDataConfig):
+    """A script's main data: the training samples, the resolution every image is resized to, and evaluation."""
+
+    eval_split: str | None = option("validation", help="evaluation split; null disables evaluation")
     eval_synthfaces: dict = dataclasses.field(
         default_factory=dict, metadata={"help": "keyword arguments of load_synthfaces (evaluation split)"}
     )
     resolution: int = option(128, ge=8, help="square side the images are resized to")
-    flip_probability: float = option(0.5, ge=0.0, le=1.0, help="chance of a face-correct horizontal flip")
-    batch_size: int = option(8, ge=1, help="per-process training batch size")
     eval_batch_size: int = option(16, ge=1, help="per-process evaluation batch size")
     max_eval_samples: int | None = option(None, ge=1, help="cap on evaluation samples")
 
@@ -291,3 +317,22 @@ class RunConfig:
     resume_from_checkpoint: str | None = option(None, help="`latest` or a checkpoint-<step> folder")
     report_to: str = option("tensorboard", choices=("tensorboard", "none"), help="tracker for logs")
     debug_record_indices: bool = option(False, help="write each process's sample indices to debug_indices_<rank>.json")
+
+    def check(self) -> None:
+        """Checks that need no work, done before any: the output folder can be a folder. Subclasses with their own
+        cross-field rules call ``super().check()``."""
+        check_output_dir(self.output_dir)
+
+
+def check_output_dir(output_dir: str) -> None:
+    """Refuse an ``output_dir`` that is a file, or lies under a file or a folder that cannot be written."""
+    path = Path(output_dir)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"`output_dir` {output_dir!r} is a file; pass a folder (it is created if missing).")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"`output_dir` {output_dir!r} cannot be created: {str(existing)!r} is a file.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"`output_dir` {output_dir!r} cannot be written: no write permission on {str(existing)!r}.")

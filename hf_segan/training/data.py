@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Sampler, default_collate
 from ..constants import EXPRESSIONS, FACE_PARSING_CLASSES, flip_permutation
 from ..data.loading import load_dataset_split
 from ..image_utils import pil_to_tensor
-from .config import DataConfig
+from .config import DataConfig, TrainingDataConfig
 
 #: Columns whose images are resized bilinearly / labels resized nearest, and flipped together.
 IMAGE_COLUMNS = ("image", "target_image")
@@ -230,18 +230,21 @@ def evaluation_loader(accelerator: Accelerator, dataset: FaceTrainingSet, batch_
     return accelerator.prepare_data_loader(DataLoader(dataset, batch_size=batch_size, shuffle=False))
 
 
-def load_split(config: DataConfig, split: str) -> datasets.Dataset:
+def load_split(config: DataConfig | TrainingDataConfig, split: str) -> datasets.Dataset:
     """The ``split`` of the configured dataset: generated SynthFaces or anything ``datasets.load_dataset`` reads
     (a Hub name, a local folder of parquet files written by the converters, ...), through
-    :func:`~hf_segan.data.loading.load_dataset_split` so a local folder always loads its current files."""
+    :func:`~hf_segan.data.loading.load_dataset_split` so a local folder always loads its current files. Any split
+    other than ``config.split`` is an evaluation split, which only a :class:`DataConfig` describes
+    (``eval_synthfaces``, ``max_eval_samples``)."""
+    evaluating = split != config.split
     if config.dataset == "synthfaces":
         from ..data.synthfaces import load_synthfaces
 
-        kwargs = dict(config.synthfaces) if split == config.split else {**config.synthfaces, **config.eval_synthfaces}
+        kwargs = {**config.synthfaces, **config.eval_synthfaces} if evaluating else dict(config.synthfaces)
         check_kwargs(load_synthfaces, kwargs, "data.synthfaces")
         dataset = load_synthfaces(**kwargs)
     else:
         dataset = load_dataset_split(config.dataset, split, config.dataset_config)
-    if split != config.split and config.max_eval_samples is not None:
+    if evaluating and config.max_eval_samples is not None:
         dataset = dataset.select(range(min(len(dataset), config.max_eval_samples)))
     return dataset

@@ -15,8 +15,9 @@ from accelerate.utils import ProjectConfiguration
 from tqdm.auto import tqdm
 
 from ..fast_path import native_bf16
-from .checkpointing import save_pretrained_atomic
+from .checkpointing import list_checkpoints, save_pretrained_atomic
 from .config import OptimConfig, RunConfig, config_to_dict
+from .safe_state import TrainingDivergedError
 
 
 def resolve_mixed_precision(precision: str, cpu: bool) -> str:
@@ -100,10 +101,33 @@ def record_indices(accelerator: Accelerator, output_dir: str | Path, indices: li
     )
 
 
+def check_losses_finite(accelerator: Accelerator, losses: dict[str, torch.Tensor], step: int, output_dir: Path) -> None:
+    """Stop a diverged run: raise :class:`TrainingDivergedError` when a loss term of ``step`` is NaN or infinite on
+    any process (all processes agree, so they stop together), naming the terms and the last good checkpoint."""
+    names = list(losses)
+    values = torch.stack([torch.as_tensor(losses[name]).detach().float().reshape(()) for name in names])
+    bad = accelerator.reduce((~values.isfinite()).float().to(accelerator.device), "sum").cpu()
+    if not bool(bad.any()):
+        return
+    terms = ", ".join(f"{name}={float(values[i])}" for i, name in enumerate(names) if bad[i] > 0)
+    checkpoints = list_checkpoints(output_dir)
+    kept = (
+        f"the last good checkpoint is {checkpoints[-1]} (resume it with a lower learning rate)"
+        if checkpoints
+        else "no checkpoint was written"
+    )
+    raise TrainingDivergedError(f"the loss became non-finite at step {step} ({terms}); stopped, {kept}.")
+
+
 def run_script(main: Callable[[Sequence[str]], None], argv: Sequence[str] | None = None) -> int:
-    """Run a script's ``main``; user errors (bad config, bad data) become one line on stderr and exit status 2."""
+    """Run a script's ``main``; user errors (bad config, bad data) become one line on stderr and exit status 2, a
+    diverged run (non-finite loss or weights) one line and exit status 3."""
     try:
         main(sys.argv[1:] if argv is None else argv)
+    except TrainingDivergedError as error:
+        # on a line of its own: the run stopped in the middle of the progress bar's line
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 3
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,61 @@
+"""Loading rules every model of the package follows: safetensors only, and no config key the model does not take.
+
+diffusers' ``ConfigMixin`` ignores unknown config keys with a log line.
+A misspelt key (``local_window`` for ``local_windows``) would otherwise load a model built with the default for
+that option, which edits differently from the model that was saved. The accepted keys come from each class's
+``__init__`` signature, so a new option or a new model needs no list here: a model class inherits
+:class:`StrictLoadingMixin` before ``ModelMixin``/``ConfigMixin``. ``from_pretrained`` reads safetensors weights
+only (a ``.bin`` is a pickle, and unpickling can run code).
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any
+
+
+def accepted_config_keys(cls: type) -> list[str]:
+    """The constructor arguments of ``cls`` that a config may set."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    ignored = set(getattr(cls, "ignore_for_config", ()))
+    return [
+        p.name
+        for p in parameters
+        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in ignored
+    ]
+
+
+def check_config_keys(cls: type, config: dict[str, Any]) -> None:
+    """Raise a one-line ValueError when ``config`` names another class or holds a key ``cls`` does not take.
+
+    Keys starting with ``_`` are diffusers' bookkeeping (``_class_name``, ``_diffusers_version``, ...)."""
+    class_name = config.get("_class_name", cls.__name__)
+    if class_name != cls.__name__:
+        raise ValueError(f"The config describes a {class_name!r}, not a {cls.__name__}; load it with its own class.")
+    accepted = accepted_config_keys(cls)
+    unknown = [key for key in config if not key.startswith("_") and key not in accepted]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], accepted, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"Unknown {cls.__name__} config key(s) {', '.join(map(repr, unknown))}{hint}; accepted keys are: "
+            f"{', '.join(accepted)}."
+        )
+
+
+class StrictLoadingMixin:
+    """Checks every config a model is built from (``from_config``, ``from_pretrained``) with
+    :func:`check_config_keys` before diffusers reads it; ``from_pretrained`` loads safetensors only."""
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, **kwargs: Any):
+        if kwargs.get("use_safetensors") is False:
+            raise ValueError(f"{cls.__name__} loads safetensors weights only (pickle files can run code).")
+        kwargs["use_safetensors"] = True
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
+    @classmethod
+    def extract_init_dict(cls, config_dict: dict[str, Any], **kwargs: Any):
+        check_config_keys(cls, config_dict)
+        return super().extract_init_dict(config_dict, **kwargs)
