@@ -1,4 +1,4 @@
-"""The Gradio demo: upload a photo, pick an expression, see the edit and what explains it.
+"""The Gradio demo: upload a photo, pick an expression, see the edit, the parsing and what the edit changed.
 
 :func:`build_demo` wires a :class:`SeganPipeline` into a ``gr.Blocks`` page; ``spaces/app.py`` (the Hugging
 Face Space) and ``hf-segan space`` both launch it through :func:`launch_demo`, which adds the upload limit.
@@ -6,8 +6,14 @@ Face Space) and ``hf-segan space`` both launch it through :func:`launch_demo`, w
 Uploads come in through a ``gr.File`` (``gr.Image`` would decode them with PIL before any handler runs) and
 are decoded by :func:`hf_segan.io.load_image`, so a non-image, a truncated file or a decompression bomb becomes a
 readable ``gr.Error`` instead of a PIL traceback, and the server keeps serving. Work is cached per (image
-content, settings): the "all expressions" gallery reuses the edit already shown, and face detection runs once
-per uploaded photo.
+content, settings): the "all expressions" gallery reuses the edit already shown, and the face is found and the
+photo parsed once per uploaded photo.
+
+The page shows what :meth:`SeganPipeline.edit_photo` and :meth:`SeganPipeline.parse_photo` give for the photo, not
+a separate run of the models on an aligned crop: the face is found by :func:`hf_segan.alignment.find_faces`
+(landmarks, Haar only as a fallback, with its note), the parsing view is ``parse_photo``'s (landmark masks for a
+model whose editor saw only synthetic faces), and the "what changed" view is the per-pixel difference between the
+upload and the edited photo.
 
 Everything a public server needs is bounded: one concurrency group shared by every model-running event (so
 :data:`CONCURRENCY_LIMIT` holds for the whole app, not per button), a queue of :data:`QUEUE_SIZE`, caches sized in
@@ -29,15 +35,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import cv2
 import gradio as gr
 import numpy as np
 import torch
 from PIL import Image
 
-from .alignment import AlignedFace, FaceBox, align_face, detect_faces
+from .alignment import AlignedFace, FaceBox, find_faces
 from .constants import EXPRESSIONS, FACE_PARSING_CLASSES, PARSING_PALETTE
 from .io import MAX_PIXELS, LoadedImage, load_image, save_image_atomic
-from .pipeline import SeganPipeline, default_model_path
+from .pipeline import PhotoParseResult, SeganPipeline, default_model_path
 
 #: Uploads larger than this are refused by the server before any handler runs.
 MAX_UPLOAD_SIZE = "10mb"
@@ -53,7 +60,7 @@ QUEUE_SIZE = 32
 CACHE_BYTES = 256 * 2**20
 #: Uploads and result files are deleted this many seconds after they were written (checked every tenth of it).
 TEMP_FILE_LIFETIME_S = 1800
-#: Side (pixels) the aligned-crop views are shown at.
+#: Height (pixels) the face views (parsing, what changed) are shown at.
 DISPLAY_SIDE = 256
 EXAMPLES_DIR = Path(__file__).parent / "assets" / "examples"
 EXAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -111,11 +118,23 @@ class LRUCache:
 
 @dataclass(frozen=True)
 class PreparedPhoto:
-    """A decoded upload and its largest face, aligned to the model's crop."""
+    """A decoded upload, its largest face (as :func:`~hf_segan.alignment.find_faces` aligns it to the model's
+    crop), the notes of finding it, and the photo's parsing as :meth:`SeganPipeline.parse_photo` gives it."""
 
     image: LoadedImage
-    box: FaceBox
-    aligned: AlignedFace
+    face: AlignedFace
+    face_notes: tuple[str, ...]
+    parsing: PhotoParseResult
+
+    @property
+    def notes(self) -> list[str]:
+        """What the user should know about reading the photo, finding its face and parsing it."""
+        return [*self.image.notes, *self.face_notes, *self.parsing.notes]
+
+    @property
+    def region(self) -> tuple[slice, slice]:
+        """The face region the views show: the part of the photo the aligned crop covers."""
+        return face_region(self.face, self.image.rgb.shape[:2])
 
     @property
     def rgba_or_rgb(self) -> np.ndarray:
@@ -129,22 +148,22 @@ class PreparedPhoto:
     @property
     def nbytes(self) -> int:
         alpha = self.image.alpha
-        return self.image.rgb.nbytes + (0 if alpha is None else alpha.nbytes) + self.aligned.crop.nbytes
+        return self.image.rgb.nbytes + (0 if alpha is None else alpha.nbytes) + self.parsing.labels.nbytes
 
 
 @dataclass(frozen=True)
 class SpaceEdit:
-    """Everything one edit shows: the edited photo, and the parsing and attention of the aligned crop."""
+    """Everything one edit shows: the edited photo, the heat map of its change over the face region (see
+    :func:`change_heatmap`), and the edit's notes."""
 
     photo: Image.Image
-    parsing: np.ndarray
-    attention: np.ndarray
+    change: np.ndarray
     notes: tuple[str, ...] = ()
 
     @property
     def nbytes(self) -> int:
         photo_bytes = self.photo.width * self.photo.height * len(self.photo.getbands())
-        return photo_bytes + self.parsing.nbytes + self.attention.nbytes
+        return photo_bytes + self.change.nbytes
 
 
 class SpaceEditor:
@@ -172,15 +191,14 @@ class SpaceEditor:
         name = Path(path).name
         try:
             image = load_image(path, downscale=False)  # the page promises the photo back at its own size
-            boxes = detect_faces(image.rgb)
-            if not boxes:
+            faces, face_notes = find_faces(image.rgb, faces="largest", size=self.pipe.config.resolution)
+            if not faces:
                 raise ValueError(f"no face found in {name}; upload a photo with a frontal face.")
-            box = max(boxes, key=lambda b: b.area)
-            aligned = align_face(image.rgb, box, size=self.pipe.config.resolution)
+            parsing = self.pipe.parse_photo(image.rgb, faces="largest")
         except ValueError as error:
             # Uploads live at server temp paths: show the user their file's name instead.
             raise gr.Error(str(error).replace(path, name)) from error
-        return PreparedPhoto(image=image, box=box, aligned=aligned)
+        return PreparedPhoto(image=image, face=faces[0], face_notes=tuple(face_notes), parsing=parsing)
 
     def edit(
         self, path: str | None, expression: str, intensity: float, regions: list[str] | None
@@ -224,14 +242,28 @@ class SpaceEditor:
     ) -> SpaceEdit:
         regions_arg = list(regions) if regions is not None else None
         try:
-            photo = self.pipe.edit_photo(prepared.rgba_or_rgb, expression, intensity, regions_arg, box=prepared.box)
-            # the same edit of the aligned crop alone, for its parsing and attention maps
-            maps = self.pipe(prepared.aligned.crop, expression, intensity, regions_arg, output_type="np")
+            photo = self.pipe.edit_photo(
+                prepared.rgba_or_rgb, expression, intensity, regions_arg, box=self._known_box(prepared)
+            )
         except ValueError as error:
             raise gr.Error(str(error)) from error
+        edited = np.asarray(photo.image.convert("RGB"))
+        region = prepared.region
         return SpaceEdit(
-            photo=photo.image, parsing=maps.parsing[0], attention=maps.attention[0], notes=tuple(photo.notes)
+            photo=photo.image,
+            change=change_heatmap(prepared.image.rgb[region], edited[region]),
+            notes=tuple(photo.notes),
         )
+
+    def _known_box(self, prepared: PreparedPhoto) -> FaceBox | None:
+        """The face box to hand to ``edit_photo`` where that gives exactly its own detection's result, else
+        ``None`` (``edit_photo`` detects). With a geometry component, a box makes ``edit_photo`` take the
+        landmarks in it, which for a box :func:`find_faces` found with landmarks are the ones its own detection
+        takes; without landmarks (a Haar face) or without a geometry component, its own detection differs from
+        a box (it refuses a Haar face; the learned path uses the Haar boxes)."""
+        if self.pipe.geometry is not None and prepared.face.landmarks is not None:
+            return prepared.face.box
+        return None
 
 
 class ResultWriter:
@@ -278,16 +310,34 @@ def parsing_color_map() -> dict[str, str]:
     }
 
 
-def enlarge(array: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
-    """A crop-sized map repeated up to about ``side`` pixels: browsers show a 64 px image as a thumbnail, and
-    repeating (not interpolating) keeps label maps and attention values exactly what the model produced."""
-    factor = max(1, round(side / array.shape[0]))
-    return array.repeat(factor, axis=0).repeat(factor, axis=1)
+def face_region(face: AlignedFace, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """(rows, columns) of the photo's axis-aligned rectangle around the area ``face``'s aligned crop covers (its
+    corners mapped back to the photo), clipped to the photo of ``shape`` (height, width). The geometry edit builds
+    its field on that crop, so every pixel it moves lies inside."""
+    side = face.size
+    corners = np.array([[0, 0], [side, 0], [0, side], [side, side]], np.float64)
+    points = corners @ face.inverse[:, :2].T + face.inverse[:, 2]
+    (x0, y0), (x1, y1) = np.floor(points.min(axis=0)), np.ceil(points.max(axis=0))
+    height, width = shape
+    rows = slice(int(np.clip(y0, 0, height)), int(np.clip(y1, 0, height)))
+    columns = slice(int(np.clip(x0, 0, width)), int(np.clip(x1, 0, width)))
+    return rows, columns
 
 
-def attention_image(attention: np.ndarray) -> Image.Image:
-    """The editor's attention as a grey image: white keeps the input pixel, black takes the generated colour."""
-    return Image.fromarray((np.clip(enlarge(attention), 0.0, 1.0) * 255.0).round().astype(np.uint8), mode="L")
+def change_heatmap(original: np.ndarray, edited: np.ndarray) -> np.ndarray:
+    """The per-pixel change from ``original`` to ``edited`` (same-shape RGB uint8) as an RGB heat map: the largest
+    channel difference of each pixel, scaled so the largest change of the region is brightest (inferno colours);
+    pixels the edit left byte-identical are pure black."""
+    difference = np.abs(edited.astype(np.int16) - original.astype(np.int16)).max(axis=2)
+    heat = np.zeros((*difference.shape, 3), np.uint8)
+    largest = int(difference.max()) if difference.size else 0
+    if largest == 0:
+        return heat
+    scaled = np.rint(difference * (255.0 / largest)).astype(np.uint8)
+    colours = cv2.cvtColor(cv2.applyColorMap(scaled, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+    changed = difference > 0
+    heat[changed] = colours[changed]
+    return heat
 
 
 def resolve_device(device: str | None) -> str:
@@ -354,29 +404,31 @@ def build_demo(
         def edit(path: str | None, expression: str, intensity: float, regions: list[str]):
             prepared, result = editor.edit(path, expression, intensity, regions)
             edited_path = writer.png(result.photo, "edited")
+            region = prepared.region
+            labels = prepared.parsing.labels[region]
             return (
                 edited_path,
                 (writer.png(prepared.original, "original"), edited_path),
-                writer.png(SeganPipeline.overlay(enlarge(prepared.aligned.crop), enlarge(result.parsing)), "parsing"),
-                parsing_legend(result.parsing),
-                writer.png(attention_image(result.attention), "attention"),
-                notes_markdown([*prepared.image.notes, *result.notes], prepared.image.source),
+                writer.png(SeganPipeline.overlay(prepared.image.rgb[region], labels), "parsing"),
+                parsing_legend(labels),
+                writer.png(result.change, "change"),
+                notes_markdown([*prepared.notes, *result.notes], prepared.image.source),
             )
 
         def all_expressions(path: str | None, intensity: float, regions: list[str]):
             prepared, edits = editor.all_expressions(path, intensity, regions)
             notes = [note for result, _ in edits for note in result.notes]
             gallery = [(writer.png(result.photo, name), name) for result, name in edits]
-            return gallery, notes_markdown([*prepared.image.notes, *notes], prepared.image.source)
+            return gallery, notes_markdown([*prepared.notes, *notes], prepared.image.source)
 
         def show_upload(path: str | None) -> str | None:
             return writer.png(editor.prepare(path)[1].original, "upload") if path else None
 
         gr.Markdown(
             "# Facial expression editing with face parsing + hierarchical GANs\n"
-            "Upload a photo with a face, choose an expression and which regions may change. The face is found, "
-            "aligned, parsed into regions and edited; only the face is pasted back, the rest of the photo is "
-            "untouched."
+            "Upload a photo with a face, choose an expression and which regions may change. The face's landmarks "
+            "are found, the face is parsed into regions and edited; only the face changes, the rest of the photo "
+            "is untouched."
         )
         gr.Markdown(provenance or found)
         gr.Markdown(limits_markdown(), elem_id="limits")
@@ -404,9 +456,13 @@ def build_demo(
                 comparison = gr.ImageSlider(label="Before / after")
         with gr.Row():
             with gr.Column():
-                parsing = gr.Image(label="Face parsing (aligned crop)", height=DISPLAY_SIDE + 64)
+                parsing = gr.Image(label="Face parsing (face region of the photo)", height=DISPLAY_SIDE + 64)
                 legend = gr.HighlightedText(label="Classes found", color_map=parsing_color_map(), show_legend=False)
-            attention = gr.Image(label="Attention (white = input pixel kept)", height=DISPLAY_SIDE + 64)
+            change = gr.Image(
+                label="What changed (black = untouched, brightest = largest change)",
+                height=DISPLAY_SIDE + 64,
+                elem_id="change",
+            )
         gallery = gr.Gallery(label="Every expression", columns=4)
 
         # Every event that decodes photos or runs the model shares one concurrency group: the limit is per app.
@@ -414,7 +470,7 @@ def build_demo(
         # decoding and face detection run (and fail, with their message) as soon as a photo arrives
         photo.change(show_upload, photo, preview, api_name=False, **shared)
         inputs = [photo, expression, intensity, regions]
-        outputs = [edited, comparison, parsing, legend, attention, notes]
+        outputs = [edited, comparison, parsing, legend, change, notes]
         edit_button.click(edit, inputs, outputs, api_name="edit", **shared)
         gallery_button.click(
             all_expressions, [photo, intensity, regions], [gallery, notes], api_name="all_expressions", **shared

@@ -137,10 +137,12 @@ short_description: Edit facial expressions via face parsing + hierarchical GANs
 # hf_segan: facial expression editing
 
 Upload a photo with a face, pick a target expression, its intensity and which regions (eyes, nose, mouth) may
-change. The app detects the largest face, aligns it, parses it into 19 classes and edits it (Bodur, Bhattarai
-and Kim, 2021). Only the face is pasted back; the rest of the photo is returned byte-identical, at its own size.
-The page also shows a before/after slider, the face parsing of the aligned crop, the editor's attention map,
-and a gallery with one edit per expression.
+change. The app finds the largest face and its 68 landmarks, parses it into 19 classes and edits it (Bodur,
+Bhattarai and Kim, 2021): a model with a geometry component, like the bundled one, moves the photo's own pixels
+(landmarks, geometry model, warp) and adds its learned editor's change only if that editor was trained on real
+photos. Only the face changes; the rest of the photo is returned byte-identical, at its own size. The page shows a
+before/after slider, the parsing of the face region (landmark masks for a model trained on synthetic faces only),
+a heat map of what the edit changed, and a gallery with one edit per expression.
 
 **Model.** This Space serves {which}.
 Set the Space variable `HF_SEGAN_MODEL` to a `SeganPipeline` folder or hub id to serve another model (and list

@@ -13,10 +13,20 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 from skimage import data
 
-from hf_segan.alignment import detect_faces
+from hf_segan.alignment import HAAR_FALLBACK_NOTE, detect_faces, find_faces
 from hf_segan.cli import build_parser
 from hf_segan.constants import EXPRESSIONS
-from hf_segan.space import LRUCache, SpaceEditor, build_demo, launch_demo, parsing_legend
+from hf_segan.pipeline import SeganPipeline, default_model_path
+from hf_segan.space import (
+    EXAMPLES_DIR,
+    LRUCache,
+    SpaceEditor,
+    build_demo,
+    change_heatmap,
+    face_region,
+    launch_demo,
+    parsing_legend,
+)
 
 
 def skin_only_pipeline():
@@ -61,7 +71,7 @@ def read(path) -> np.ndarray:
 
 def test_edit_changes_the_face_and_leaves_the_rest_of_the_photo_byte_identical(client, astronaut):
     photo = data.astronaut()
-    edited_path, (before_path, after_path), parsing_path, legend, attention_path, notes = edit(client, astronaut)
+    edited_path, (before_path, after_path), parsing_path, legend, change_path, notes = edit(client, astronaut)
     edited = read(edited_path)
     assert edited.shape == photo.shape
     box = max(detect_faces(photo), key=lambda b: b.area)
@@ -77,15 +87,22 @@ def test_edit_changes_the_face_and_leaves_the_rest_of_the_photo_byte_identical(c
     assert np.array_equal(edited[outside], photo[outside])
     # the comparison shows the upload next to the same edit
     assert np.array_equal(read(before_path), photo) and np.array_equal(read(after_path), edited)
-    assert notes == ""  # a plain PNG read as it is: nothing to say
-    # parsing and attention describe the 64 px aligned crop, each model pixel shown as a 4x4 block
-    assert [entry["token"] for entry in legend] == ["skin"]
-    parsing = read(parsing_path).reshape(64, 4, 64, 4, 3)
-    assert (parsing == parsing[:, :1, :, :1]).all()
-    with Image.open(attention_path) as attention:
-        assert attention.size == (256, 256) and attention.mode == "L"
-        blocks = np.asarray(attention).reshape(64, 4, 64, 4)
-        assert (blocks == blocks[:, :1, :, :1]).all()
+    # a plain PNG with a landmark face: the only note is the edit's own, on this model's kind of edit
+    assert notes.count("**Note:**") == 1 and "no geometry component" in notes
+    # both face views show the face region of the photo: the part the landmark-aligned crop covers
+    faces, _ = find_faces(photo, "largest", size=64)
+    region = face_region(faces[0], photo.shape[:2])
+    assert region[0].start <= face[0].start and region[1].start <= face[1].start  # it holds the Haar box
+    # the parsing is the photo's parse_photo parsing over the photo, not the aligned crop's model parsing
+    labels = skin_only_pipeline().parse_photo(photo, faces="largest").labels[region]
+    assert np.array_equal(read(parsing_path), np.asarray(SeganPipeline.overlay(photo[region], labels)))
+    # this parser calls every pixel skin; eyes, nose and lips come from the landmark masks photos are parsed with
+    assert {"skin", "nose", "l_eye", "r_eye", "u_lip"} <= {entry["token"] for entry in legend}
+    # what changed: black exactly where the edit left the photo's bytes, colour wherever it changed them
+    change = read(change_path)
+    untouched = (edited[region] == photo[region]).all(axis=2)
+    assert change.shape == photo[region].shape and untouched.any() and not untouched.all()
+    assert (change[untouched] == 0).all() and change[~untouched].any(axis=1).all()
 
 
 def test_unreadable_upload_is_a_readable_error_and_the_server_keeps_serving(client, astronaut, tmp_path):
@@ -313,7 +330,8 @@ def test_photos_above_the_decoding_work_size_are_edited_at_full_size(tmp_path, m
 def test_caches_stay_within_their_byte_budget(tmp_path):
     path = tmp_path / "astronaut.png"
     Image.fromarray(data.astronaut()).save(path)
-    # one edit of a 512x512 photo holds the RGB photo (786,432 bytes) and its 64x64 maps: a 2 MB budget keeps two
+    # one edit of a 512x512 photo holds the RGB photo (786,432 bytes) and the change map of the face region (well
+    # under 200 kB): a 2 MB budget keeps two
     editor = SpaceEditor(skin_only_pipeline(), cache_bytes=2_000_000)
     _, edits = editor.all_expressions(str(path), 1.0, None)
     assert len(edits) == len(EXPRESSIONS)
@@ -328,3 +346,34 @@ def test_notes_on_how_the_photo_was_read_come_with_the_result(client, tmp_path):
     notes = edit(client, path)[-1]
     assert "animated.gif: animated image with 2 frames; only the first frame is used." in notes
     assert str(tmp_path) not in notes and "/gradio" not in notes  # the user's file name, never a server path
+
+
+def test_the_bundled_models_space_edit_is_edit_photo_and_its_parsing_the_landmark_parser():
+    example = EXAMPLES_DIR / "astronaut.jpg"
+    pipe = SeganPipeline.from_pretrained(default_model_path())
+    assert pipe.geometry is not None and not pipe.editor.config.trained_on_real_photos
+    prepared, result = SpaceEditor(pipe).edit(str(example), "surprise", 1.0, None)
+    expected = pipe.edit_photo(str(example), "surprise")
+    assert np.array_equal(np.asarray(result.photo), np.asarray(expected.image))
+    assert result.notes == tuple(expected.notes)
+    assert prepared.parsing.parser == "landmarks"
+    assert np.array_equal(prepared.parsing.labels, pipe.parse_photo(str(example), parser="landmarks").labels)
+
+
+def test_change_heatmap_is_black_where_unchanged_and_brightest_at_the_largest_change():
+    original = np.zeros((2, 3, 3), np.uint8)
+    edited = original.copy()
+    edited[0, 1] = (0, 40, 0)
+    edited[1, 2] = (10, 0, 0)
+    heat = change_heatmap(original, edited)
+    assert (heat[(edited == 0).all(axis=2)] == 0).all()
+    assert heat[0, 1].sum() > heat[1, 2].sum() > 0
+    assert not change_heatmap(original, original).any()
+
+
+def test_a_haar_fallback_face_comes_with_its_note(fresh_server, astronaut, monkeypatch):
+    from hf_segan import alignment
+
+    monkeypatch.setattr(alignment, "_detect_landmark_faces", lambda *args: [])  # the landmark detector finds none
+    notes = edit(fresh_server(), astronaut)[-1]
+    assert HAAR_FALLBACK_NOTE in notes

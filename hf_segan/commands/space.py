@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "space",
         help="Serve the interactive Gradio demo (the Hugging Face Space) on this machine, or export it.",
-        description="Upload photos in a browser, edit their expression and inspect the parsing and attention. "
+        description="Upload photos in a browser, edit their expression and inspect the parsing and what changed. "
         "With --export, write a complete Hugging Face Space folder instead of serving.",
     )
     parser.add_argument(
