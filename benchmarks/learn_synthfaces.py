@@ -164,7 +164,7 @@ def main() -> None:
     # Started in this order, two at a time, the two slots finish about together: semantic-joint and box (the
     # longest steps: local generators and a parser that trains) end up in one, semantic-frozen, none
     # and the judge in the other. (Longest first left the judge to run alone at the end while the other slot sat
-    # idle: 2 of the 22 minutes of a run on a 2-core Xeon.)
+    # idle.)
     jobs = {
         run_name(name, seed): (
             "segan", out / run_name(name, seed), "training/configs/segan_synthfaces_default.yaml",

@@ -163,10 +163,8 @@ class EpochShuffleSampler(Sampler):
 def collate_channels_last(samples: list[dict[str, Any]]) -> dict[str, Any]:
     """``default_collate``, with every image batch (4-D floating tensor) in channels-last memory order.
 
-    Why: the convolutions downstream compute the same numbers on NHWC activations, faster. Measured on a 2-core
-    AMD EPYC (Zen 4): a ``train_parser.py`` step of the SynthFaces recipe (UNet, 16 faces at 64 px, fp32, two
-    threads) about 0.24 s against 0.29 s; a joint ``train_segan.py`` step (8 faces, bf16, one thread) about 5%
-    less. Only the inputs are converted: the layout propagates through every convolution, and the parameters
+    Why: the convolutions downstream compute the same numbers on NHWC activations, faster (parser and joint
+    steps, docs/experiments.md). Only the inputs are converted: the layout propagates through every convolution, and the parameters
     stay in the order checkpoints store them.
     """
     batch = default_collate(samples)

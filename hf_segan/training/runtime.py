@@ -24,8 +24,8 @@ def resolve_mixed_precision(precision: str, cpu: bool) -> str:
     """``auto`` is bf16 where the device computes it natively (a GPU, or a CPU with avx512_bf16 or AMX), else
     ``no``; other values are kept.
 
-    On such a CPU a bf16 joint SynthFaces step takes about half the time of an fp32 one and learns as much per
-    step (README "Does it learn?"); emulated bf16 would be slower than fp32.
+    On such a CPU a bf16 joint SynthFaces step is much faster than an fp32 one and learns as much per step
+    (docs/experiments.md); emulated bf16 would be slower than fp32.
     """
     if precision != "auto":
         return precision
@@ -73,8 +73,8 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 def make_optimizer(parameters, optim: OptimConfig) -> torch.optim.AdamW:
     """AdamW with the fused kernel: one call updates every tensor. The default on a CPU is a Python loop of about
-    ten small operations per tensor; for the SynthFaces editor's 173 tensors a step took 4.7 ms that way and 1.1
-    ms fused (one thread, a 2-core Xeon with AMX), about 2% of a joint training step."""
+    ten small operations per tensor, which for the editor's many small tensors is a visible share of a joint
+    training step (docs/experiments.md)."""
     return torch.optim.AdamW(
         list(parameters), lr=optim.lr, betas=tuple(optim.betas), weight_decay=optim.weight_decay, fused=True
     )
