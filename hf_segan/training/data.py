@@ -164,8 +164,8 @@ def collate_channels_last(samples: list[dict[str, Any]]) -> dict[str, Any]:
     """``default_collate``, with every image batch (4-D floating tensor) in channels-last memory order.
 
     Why: the convolutions downstream compute the same numbers on NHWC activations, faster (parser and joint
-    steps, docs/experiments.md). Only the inputs are converted: the layout propagates through every convolution, and the parameters
-    stay in the order checkpoints store them.
+    steps, docs/experiments.md). Only the inputs are converted: the layout propagates through every convolution,
+    and the parameters stay in the order checkpoints store them.
     """
     batch = default_collate(samples)
     return {
