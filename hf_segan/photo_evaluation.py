@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image
 from tqdm.auto import tqdm
 
 from .expressions import check_intensity
@@ -72,13 +71,11 @@ def photo_variants(name: str, rgb: np.ndarray) -> list[Photo]:
 
 def development_photos() -> list[Photo]:
     """The development set: scikit-image's astronaut and matplotlib's Grace Hopper (both public domain, both
-    installed with their packages), each with its variants (:func:`photo_variants`)."""
-    from matplotlib import cbook
-    from skimage import data
+    installed with their packages; :func:`hf_segan.face_api_parity.development_photos`), each with its variants
+    (:func:`photo_variants`)."""
+    from .face_api_parity import development_photos as public_domain_photos
 
-    with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as hopper:
-        hopper_rgb = np.asarray(hopper.convert("RGB"))
-    return photo_variants("astronaut", data.astronaut()) + photo_variants("grace_hopper", hopper_rgb)
+    return [photo for name, rgb in public_domain_photos().items() for photo in photo_variants(name, rgb)]
 
 
 def find_face(photo: Photo) -> FaceLandmarks:
