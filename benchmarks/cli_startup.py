@@ -26,19 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from learn_synthfaces import cpu_name
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "hf_segan" / "assets" / "examples" / "astronaut.jpg"
-
-
-def cpu_name() -> str:
-    """The CPU's model name (Linux), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def timed(command: list[str], repeats: int, expect_ok: bool) -> list[float]:

@@ -28,6 +28,7 @@ from hf_segan.training.data import check_kwargs
 from hf_segan.training.geometry_data import landmark_pairs
 from hf_segan.training.logging import log_scalars, start_tracking
 from hf_segan.training.runtime import (
+    check_losses_finite,
     create_accelerator,
     finish_run,
     keep_best,
@@ -110,6 +111,7 @@ def main(argv: Sequence[str]) -> None:
         optimizer.zero_grad(set_to_none=True)
         done = step + 1
         bar.update(1)
+        check_losses_finite(accelerator, {"train/loss": total}, done, output_dir)
         if done % config.log_every == 0:
             log_scalars(accelerator, {"train/loss": accelerator.reduce(total, "mean"), "train/lr": lr}, done)
         if done % config.eval_every == 0 or done == config.max_steps:
