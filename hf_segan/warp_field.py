@@ -55,12 +55,16 @@ class DisplacementField:
         """The smallest Jacobian determinant of ``x -> x + field(x)`` outside the (H, W) bool mask ``ignore``: 1 is
         a shift, below 0 the warp folds over itself (a pixel would be shown twice, mirrored) and near 0 it smears
         one source pixel over many."""
+        determinant = self.jacobian()
+        return float(determinant.min() if ignore is None else determinant[~ignore].min(initial=1.0))
+
+    def jacobian(self) -> np.ndarray:
+        """(H, W) Jacobian determinant of ``x -> x + field(x)`` at each pixel (see :meth:`min_jacobian`)."""
         dx_dx = np.gradient(self.field[..., 0], axis=1) + 1.0
         dx_dy = np.gradient(self.field[..., 0], axis=0)
         dy_dx = np.gradient(self.field[..., 1], axis=1)
         dy_dy = np.gradient(self.field[..., 1], axis=0) + 1.0
-        determinant = dx_dx * dy_dy - dx_dy * dy_dx
-        return float(determinant.min() if ignore is None else determinant[~ignore].min(initial=1.0))
+        return dx_dx * dy_dy - dx_dy * dy_dx
 
 
 def landmark_field(
