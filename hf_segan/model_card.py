@@ -278,8 +278,11 @@ def evaluation_from_summary(summary: Mapping[str, Any], model_name: str) -> dict
     return {"dataset": dataset, "rows": [{"model": model_name, "metrics": numbers}]}
 
 
-def geometry_card_kwargs(summary: Mapping[str, Any], scale: float = 1.0) -> dict[str, Any]:
-    """The "Real photos" facts of a geometry component from ``train_geometry.py``'s training summary."""
+def geometry_card_kwargs(
+    summary: Mapping[str, Any], scale: float = 1.0, region_scales: Mapping[str, float] | None = None
+) -> dict[str, Any]:
+    """The "Real photos" facts of a geometry component from ``train_geometry.py``'s training summary, with the
+    pipeline's ``geometry_scale`` and ``geometry_region_scales``."""
     config = summary.get("config") if isinstance(summary.get("config"), Mapping) else {}
     data = config.get("data") if isinstance(config.get("data"), Mapping) else {}
     history = summary.get("eval_history") or []
@@ -292,6 +295,7 @@ def geometry_card_kwargs(summary: Mapping[str, Any], scale: float = 1.0) -> dict
         "steps": summary.get("steps", "an unrecorded number of"),
         "point_error": history[-1].get("eval/point_error") if history else None,
         "scale": scale,
+        "region_scales": dict(region_scales or {}),
     }
 
 

@@ -9,7 +9,7 @@ Every pixel outside the moved part of the face keeps its input bytes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -20,7 +20,16 @@ from .alignment import AlignedFace
 from .landmarks import LANDMARK_GROUPS
 from .models.geometry import LandmarkGeometryModel
 from .mouth_interior import fill_opened_mouth
-from .warp_field import face_mask, field_in_photo, forehead_anchors, landmark_field, warp_photo
+from .warp_field import (
+    RADIUS_PER_EYE_DISTANCE,
+    eye_distance,
+    face_mask,
+    field_in_photo,
+    forehead_anchors,
+    landmark_field,
+    warp_photo,
+    wendland,
+)
 
 #: The landmarks each editor region group may move (the names of ``editor.region_names``).
 REGION_LANDMARKS: dict[str, tuple[int, ...]] = {
@@ -29,6 +38,13 @@ REGION_LANDMARKS: dict[str, tuple[int, ...]] = {
     "mouth": tuple(i for group in ("outer_lips", "inner_lips") for i in LANDMARK_GROUPS[group]),
 }
 
+#: The landmark groups whose moves the pipeline's ``geometry_region_scales`` may strengthen or weaken separately.
+SCALE_GROUPS: dict[str, tuple[int, ...]] = {
+    "brows": (*LANDMARK_GROUPS["left_brow"], *LANDMARK_GROUPS["right_brow"]),
+    "eyes": (*LANDMARK_GROUPS["left_eye"], *LANDMARK_GROUPS["right_eye"]),
+    "nose": tuple(LANDMARK_GROUPS["nose"]),
+    "mouth": REGION_LANDMARKS["mouth"],
+}
 
 #: Side of the aligned crop the field is built on: the eye distance is 33 pixels there, fine enough for a field that
 #: varies over a fifth of it, whatever resolution the editor works at.
@@ -40,7 +56,7 @@ MAX_BROW_DESCENT = 0.4
 #: The smallest Jacobian determinant the warp may have (see :meth:`DisplacementField.min_jacobian`); an edit whose
 #: field squeezes or stretches more than this is scaled down until it does not.
 MIN_JACOBIAN = 0.35
-#: Each retry keeps this share of the moves, and gives up (no edit) after this many.
+#: Each retry keeps this share of a region's moves, and gives that region up (it does not move) after this many.
 SHRINK_STEP = 0.8
 MAX_SHRINKS = 12
 
@@ -92,6 +108,47 @@ def movable_landmarks(regions: Sequence[str] | None) -> np.ndarray:
     return movable
 
 
+def region_scales_per_landmark(scales: Mapping[str, float] | None) -> np.ndarray:
+    """(68,) factors: each landmark of a :data:`SCALE_GROUPS` group named in ``scales`` gets that group's factor,
+    every other landmark 1 (None = all 1)."""
+    factors = np.ones(68)
+    for name, factor in (scales or {}).items():
+        if name not in SCALE_GROUPS:
+            raise ValueError(
+                f"Unknown group {name!r} in the geometry's region scales; known: {', '.join(SCALE_GROUPS)}."
+            )
+        if not (isinstance(factor, int | float) and factor > 0):
+            raise ValueError(f"The geometry's scale for {name!r} must be a positive number, got {factor!r}.")
+        factors[list(SCALE_GROUPS[name])] = factor
+    return factors
+
+
+def _per_landmark(shares: Mapping[str, float]) -> np.ndarray:
+    """(68,) factors: each region's share on its landmarks (:data:`REGION_LANDMARKS`), 1 elsewhere."""
+    factors = np.ones(68)
+    for name, share in shares.items():
+        factors[list(REGION_LANDMARKS[name])] = share
+    return factors
+
+
+def _folding_region(field, target: np.ndarray, moves: np.ndarray, size: int) -> str | None:
+    """The region whose landmark moves most near (weighted by the field's kernel) where ``field`` squeezes most,
+    when that is below :data:`MIN_JACOBIAN` (outside a newly opened mouth, see :func:`mouth_opening`); None when
+    the field is fine. Shrinking only that region keeps a fold at the eyes from weakening the mouth's edit, and the
+    reverse."""
+    determinant = field.jacobian()
+    determinant[mouth_opening(target, size)] = np.inf
+    y, x = np.unravel_index(np.argmin(determinant), determinant.shape)
+    if determinant[y, x] >= MIN_JACOBIAN:
+        return None
+    moving = np.flatnonzero(np.any(moves != 0, axis=1))
+    distance = np.linalg.norm(target[moving] - [x, y], axis=1)
+    reach = RADIUS_PER_EYE_DISTANCE * eye_distance(target)
+    strength = np.linalg.norm(moves[moving], axis=1) * wendland(distance, reach)
+    culprit = moving[np.argmax(strength) if strength.max() > 0 else np.argmin(distance)]
+    return next(name for name, ids in REGION_LANDMARKS.items() if culprit in ids)
+
+
 def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ matrix[:, :2].T + matrix[:, 2]
 
@@ -104,13 +161,17 @@ def edit_face_geometry(
     intensity: float = 1.0,
     regions: Sequence[str] | None = None,
     scale: float = 1.0,
+    region_scales: Mapping[str, float] | None = None,
 ) -> GeometryEdit:
     """Move the face ``face`` (aligned from its landmarks, e.g. by :func:`~hf_segan.alignment.find_faces`) of
     ``rgb`` toward ``condition``.
 
     The geometry model's displacements toward ``condition`` are multiplied by ``intensity * scale`` (``intensity``
-    0 changes nothing; ``scale`` is the pipeline's ``geometry_scale``). The field is built on the face's aligned
-    crop (its side is the field's resolution) and sampled at the photo's full resolution.
+    0 changes nothing; ``scale`` is the pipeline's ``geometry_scale``), and each region's landmarks by its factor in
+    ``region_scales`` (the pipeline's ``geometry_region_scales``, keyed by :data:`SCALE_GROUPS`; groups not named
+    keep 1). The field is built on
+    the face's aligned crop (its side is the field's resolution) and sampled at the photo's full resolution. Where
+    the field would fold, only the region moving nearest to the fold is scaled down, step by step.
     """
     if face.landmarks is None:
         raise ValueError("This face was found without landmarks (Haar fallback); a geometric edit needs them.")
@@ -118,19 +179,27 @@ def edit_face_geometry(
     source = np.asarray(face.landmarks, np.float64)
     points = _apply(face.inverse, source)
     predicted = geometry.predict_targets(torch.from_numpy(source)[None], condition[None])[0].numpy()
-    moves = (predicted - source) * (intensity * scale) * movable_landmarks(regions)[:, None]
+    moves = (
+        (predicted - source)
+        * (intensity * scale)
+        * (movable_landmarks(regions) * region_scales_per_landmark(region_scales))[:, None]
+    )
     moves = limit_brow_descent(source, moves)
     limit, anchors = face_mask(source, size), forehead_anchors(source)
-    applied = 1.0
-    for _ in range(MAX_SHRINKS):
-        field = landmark_field(source, source + applied * moves, size, limit=limit, anchors=anchors)
-        if field.min_jacobian(ignore=mouth_opening(source + applied * moves, size)) >= MIN_JACOBIAN:
+    shares = dict.fromkeys(REGION_LANDMARKS, 1.0)
+    while True:
+        applied_moves = moves * _per_landmark(shares)[:, None]
+        field = landmark_field(source, source + applied_moves, size, limit=limit, anchors=anchors)
+        folding = _folding_region(field, source + applied_moves, applied_moves, size)
+        if folding is None:
             break
-        applied *= SHRINK_STEP
-    else:
-        applied = 0.0
-        field = landmark_field(source, source, size)
-    target_photo = _apply(face.inverse, source + applied * moves)
+        shares[folding] *= SHRINK_STEP
+        if shares[folding] < SHRINK_STEP**MAX_SHRINKS:
+            shares[folding] = 0.0
+    moved = [name for name in REGION_LANDMARKS if np.any(moves[list(REGION_LANDMARKS[name])])]
+    applied = min((shares[name] for name in moved), default=1.0)
+    moves = applied_moves
+    target_photo = _apply(face.inverse, source + moves)
     photo_field = field_in_photo(field, face.inverse, face.matrix, rgb.shape[:2])
     if photo_field is None:
         return GeometryEdit(rgb.copy(), np.zeros(rgb.shape[:2], bool), points, target_photo, applied)

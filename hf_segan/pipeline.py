@@ -57,7 +57,7 @@ from .models.bisenet import BiSeNetFaceParser
 from .models.editor import HierarchicalExpressionGenerator
 from .models.geometry import LandmarkGeometryModel
 from .models.unet import UNetFaceParser
-from .photo_geometry import FIELD_SIZE, edit_face_geometry
+from .photo_geometry import FIELD_SIZE, edit_face_geometry, region_scales_per_landmark
 from .photo_parsing import crop_landmarks, labels_on_photo, landmark_probs_for_photo
 
 OUTPUT_TYPES = ("pil", "np", "pt")
@@ -220,6 +220,9 @@ class SeganPipeline(DiffusionPipeline):
         resolution: the square side the editor was trained at; inputs are resized to it. The parser parses at its
             own ``input_resolution`` where its config records one (:attr:`parser_resolution`).
         geometry_scale: factor on the geometry model's landmark moves on photos (1 = SynthFaces' expressions).
+        geometry_region_scales: extra factors on the moves of some landmark groups on photos (keys of
+            :data:`~hf_segan.photo_geometry.SCALE_GROUPS`, e.g. ``{"mouth": 1.4}``; groups not named keep 1), for
+            movements SynthFaces makes too weak to read on a photo.
     """
 
     model_cpu_offload_seq = "parser->editor"
@@ -234,12 +237,16 @@ class SeganPipeline(DiffusionPipeline):
         geometry: LandmarkGeometryModel | None = None,
         resolution: int = 128,
         geometry_scale: float = 1.0,
+        geometry_region_scales: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         if not geometry_scale > 0:
             raise ValueError(f"geometry_scale must be positive, got {geometry_scale}.")
+        region_scales_per_landmark(geometry_region_scales)
         self.register_modules(parser=parser, editor=editor, geometry=geometry)
-        self.register_to_config(resolution=resolution, geometry_scale=geometry_scale)
+        self.register_to_config(
+            resolution=resolution, geometry_scale=geometry_scale, geometry_region_scales=geometry_region_scales
+        )
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> SeganPipeline:
@@ -548,7 +555,14 @@ class SeganPipeline(DiffusionPipeline):
             if face.landmarks is None:
                 continue
             edit = edit_face_geometry(
-                result, face, self.geometry, condition, intensity, regions, scale=self.config.get("geometry_scale", 1.0)
+                result,
+                face,
+                self.geometry,
+                condition,
+                intensity,
+                regions,
+                scale=self.config.get("geometry_scale", 1.0),
+                region_scales=self.config.get("geometry_region_scales"),
             )
             result = edit.image
             if edit.applied < 1.0:

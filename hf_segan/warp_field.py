@@ -19,9 +19,13 @@ import numpy as np
 #: Kernel radius as a multiple of the inter-ocular distance: wide enough that a moved mouth corner drags the
 #: cheek around it smoothly (no fold), small enough that the field dies out inside the face.
 RADIUS_PER_EYE_DISTANCE = 0.6
-#: How far above the brows the forehead is held still, and how far the face region reaches (eye distances): the
-#: brows move by up to 0.2 eye distances, so the forehead between compresses or stretches by at most 35%.
-FOREHEAD_ANCHOR_HEIGHT = 0.55
+#: How far above the brows the forehead is held still (eye distances), so the hairline does not follow the brows.
+#: The face region (:func:`face_mask`) ends just above it, inside the half eye distance around the landmarks that
+#: the real-photo fidelity metric lets an edit change; the brows move by up to 0.2 eye distances, so the forehead
+#: between compresses or stretches by up to half, and the fold guard scales down a brow move that would do more.
+FOREHEAD_ANCHOR_HEIGHT = 0.4
+#: How far above the brows the face region reaches (eye distances); see :data:`FOREHEAD_ANCHOR_HEIGHT`.
+FACE_MASK_FOREHEAD = 0.45
 #: Tikhonov term of the interpolation system (the kernel is 1 at distance 0): keeps it solvable when two landmarks
 #: coincide (a closed mouth's inner and outer lip corners) and smooths the disagreements of nearby landmarks'
 #: moves instead of bending the field sharply between them; landmarks land within a few percent of their targets.
@@ -55,12 +59,16 @@ class DisplacementField:
         """The smallest Jacobian determinant of ``x -> x + field(x)`` outside the (H, W) bool mask ``ignore``: 1 is
         a shift, below 0 the warp folds over itself (a pixel would be shown twice, mirrored) and near 0 it smears
         one source pixel over many."""
+        determinant = self.jacobian()
+        return float(determinant.min() if ignore is None else determinant[~ignore].min(initial=1.0))
+
+    def jacobian(self) -> np.ndarray:
+        """(H, W) Jacobian determinant of ``x -> x + field(x)`` at each pixel (see :meth:`min_jacobian`)."""
         dx_dx = np.gradient(self.field[..., 0], axis=1) + 1.0
         dx_dy = np.gradient(self.field[..., 0], axis=0)
         dy_dx = np.gradient(self.field[..., 1], axis=1)
         dy_dy = np.gradient(self.field[..., 1], axis=0) + 1.0
-        determinant = dx_dx * dy_dy - dx_dy * dy_dx
-        return float(determinant.min() if ignore is None else determinant[~ignore].min(initial=1.0))
+        return dx_dx * dy_dy - dx_dy * dy_dx
 
 
 def landmark_field(
@@ -118,7 +126,7 @@ def forehead_anchors(points: np.ndarray, height: float = FOREHEAD_ANCHOR_HEIGHT)
     return points[17:27] - [0.0, height * eye_distance(points)]
 
 
-def face_mask(points: np.ndarray, size: int, forehead: float = 0.75, feather: float = 0.15) -> np.ndarray:
+def face_mask(points: np.ndarray, size: int, forehead: float = FACE_MASK_FOREHEAD, feather: float = 0.15) -> np.ndarray:
     """(size, size) float32 weights: 1 inside the face, a smooth ramp inside its edge, exactly 0 outside.
 
     The face is the convex hull of the jaw line (iBUG 0-16) and the brows (17-26) lifted by ``forehead`` eye

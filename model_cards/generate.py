@@ -45,7 +45,12 @@ def real_photo_kwargs(folder: Path) -> dict:
         return {"trained_on_real_photos": real}
     summary_path = folder / "geometry" / "training_summary.json"
     summary = load_json(summary_path) if summary_path.is_file() else {}
-    return {"trained_on_real_photos": real, "geometry": geometry_card_kwargs(summary, index.get("geometry_scale", 1.0))}
+    return {
+        "trained_on_real_photos": real,
+        "geometry": geometry_card_kwargs(
+            summary, index.get("geometry_scale", 1.0), index.get("geometry_region_scales")
+        ),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

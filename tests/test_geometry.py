@@ -13,6 +13,7 @@ from conftest import build_tiny_pipeline
 from PIL import Image
 from skimage import data
 
+from hf_segan.alignment import find_faces
 from hf_segan.constants import FACE_PARSING_CLASSES
 from hf_segan.data.synthfaces import render_face, sample_identity
 from hf_segan.data.synthfaces.landmarks import synthfaces_landmarks
@@ -20,6 +21,7 @@ from hf_segan.data.synthfaces.params import PROTOTYPES, split_identity_ids
 from hf_segan.expressions import expression_condition
 from hf_segan.models.geometry import LandmarkGeometryModel, eye_frame, to_eye_frame
 from hf_segan.mouth_interior import fill_opened_mouth
+from hf_segan.photo_geometry import FIELD_SIZE, REGION_LANDMARKS, SCALE_GROUPS, edit_face_geometry
 from hf_segan.pipeline import SeganPipeline, default_model_path
 from hf_segan.warp_field import eye_distance, face_mask, field_in_photo, landmark_field, warp_photo
 
@@ -273,3 +275,37 @@ def test_pipeline_with_geometry_saves_and_loads_and_old_folders_still_load(geome
         assert torch.equal(a, b), key
     build_tiny_pipeline().save_pretrained(tmp_path / "old")
     assert SeganPipeline.from_pretrained(tmp_path / "old").geometry is None
+
+
+@pytest.fixture(scope="module")
+def astronaut_face():
+    rgb = cv2.resize(data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
+    faces, _ = find_faces(rgb, "largest", size=FIELD_SIZE)
+    return rgb, faces[0]
+
+
+def test_region_scales_scale_only_their_groups_moves(shipped_geometry, astronaut_face):
+    rgb, face = astronaut_face
+    condition = expression_condition("happy", 1.0)
+    plain = edit_face_geometry(rgb, face, shipped_geometry, condition, 0.5)
+    wider = edit_face_geometry(rgb, face, shipped_geometry, condition, 0.5, region_scales={"mouth": 1.4})
+    assert plain.applied == wider.applied == 1.0
+    mouth, rest = list(SCALE_GROUPS["mouth"]), [i for i in range(68) if i not in SCALE_GROUPS["mouth"]]
+    np.testing.assert_allclose(wider.target[mouth] - wider.source[mouth], 1.4 * (plain.target - plain.source)[mouth])
+    np.testing.assert_allclose(wider.target[rest], plain.target[rest])
+    with pytest.raises(ValueError, match="Unknown group 'ears'"):
+        SeganPipeline(parser=None, editor=None, geometry_region_scales={"ears": 2.0})
+    with pytest.raises(ValueError, match="positive number"):
+        edit_face_geometry(rgb, face, shipped_geometry, condition, region_scales={"mouth": -1.0})
+
+
+def test_a_fold_at_the_mouth_scales_down_only_the_mouth(shipped_geometry, astronaut_face):
+    rgb, face = astronaut_face
+    condition = expression_condition("surprise", 1.0)
+    plain = edit_face_geometry(rgb, face, shipped_geometry, condition)
+    folding = edit_face_geometry(rgb, face, shipped_geometry, condition, region_scales={"mouth": 4.0})
+    assert folding.applied < 1.0
+    mouth, eyes = list(SCALE_GROUPS["mouth"]), list(REGION_LANDMARKS["eyes"])
+    np.testing.assert_allclose(folding.target[eyes], plain.target[eyes])
+    mouth_move = np.linalg.norm(folding.target[mouth] - folding.source[mouth], axis=1).mean()
+    assert mouth_move < 4.0 * np.linalg.norm(plain.target[mouth] - plain.source[mouth], axis=1).mean()

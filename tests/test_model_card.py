@@ -196,6 +196,10 @@ def test_card_says_how_photos_are_edited():
     card = build_model_card(model_name="m", trained_on="SynthFaces", geometry=geometry).text
     assert "4 identities x 2 expression pairs" in card and "0.0123 eye distances" in card
     assert "`geometry_scale` = 0.8" in card and "never repaints a photo" in card
+    assert "geometry_region_scales" not in card
+    tuned = geometry_card_kwargs(summary, scale=1.0, region_scales={"brows": 1.1, "mouth": 1.4})
+    card = build_model_card(model_name="m", trained_on="SynthFaces", geometry=tuned).text
+    assert "`geometry_region_scales` (brows 1.1, mouth 1.4)" in card and "chosen on them" in card
     plain = build_model_card(model_name="m", trained_on="SynthFaces").text
     assert "no geometry component" in plain and "synthetic texture" in plain
     real = build_model_card(model_name="m", trained_on="photos", trained_on_real_photos=True).text
