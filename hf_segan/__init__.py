@@ -25,6 +25,8 @@ _EXPORTS = {
     "ExpressionDiscriminator": "models.discriminator",
     "ExpressionEditOutput": "models.editor",
     "HierarchicalExpressionGenerator": "models.editor",
+    "TinyFaceDetector": "models.face_detector",
+    "FaceLandmark68Net": "models.face_landmarks",
     "FaceParserOutput": "models.parsing",
     "UNetFaceParser": "models.unet",
     "PhotoEditResult": "pipeline",
@@ -44,11 +46,13 @@ __all__ = [
     "ExpressionClassifierOutput",
     "ExpressionDiscriminator",
     "ExpressionEditOutput",
+    "FaceLandmark68Net",
     "FaceParserOutput",
     "HierarchicalExpressionGenerator",
     "PhotoEditResult",
     "SeganPipeline",
     "SeganPipelineOutput",
+    "TinyFaceDetector",
     "UNetFaceParser",
     "__version__",
     "default_model_path",
@@ -62,6 +66,8 @@ if TYPE_CHECKING:
     from .models.classifier import ExpressionClassifier, ExpressionClassifierOutput
     from .models.discriminator import DiscriminatorOutput, ExpressionDiscriminator
     from .models.editor import ExpressionEditOutput, HierarchicalExpressionGenerator
+    from .models.face_detector import TinyFaceDetector
+    from .models.face_landmarks import FaceLandmark68Net
     from .models.parsing import FaceParserOutput
     from .models.unet import UNetFaceParser
     from .pipeline import PhotoEditResult, SeganPipeline, SeganPipelineOutput, default_model_path

@@ -4,12 +4,16 @@ from .bisenet import BiSeNetFaceParser
 from .classifier import ExpressionClassifier
 from .discriminator import ExpressionDiscriminator
 from .editor import HierarchicalExpressionGenerator
+from .face_detector import TinyFaceDetector
+from .face_landmarks import FaceLandmark68Net
 from .unet import UNetFaceParser
 
 __all__ = [
     "BiSeNetFaceParser",
     "ExpressionClassifier",
     "ExpressionDiscriminator",
+    "FaceLandmark68Net",
     "HierarchicalExpressionGenerator",
+    "TinyFaceDetector",
     "UNetFaceParser",
 ]

@@ -124,10 +124,7 @@ def _head(identity: Identity, canvas: _Canvas) -> None:
     ear_y = 0.46
     canvas.fill(_ellipse(cx - w * 0.98, ear_y, identity.ear_size * 0.55, identity.ear_size), "l_ear", skin * 0.92)
     canvas.fill(_ellipse(cx + w * 0.98, ear_y, identity.ear_size * 0.55, identity.ear_size), "r_ear", skin * 0.92)
-    face = _ellipse(cx, cy, w, h, 64)
-    below = np.clip((face[:, 1] - cy) / h, 0.0, 1.0)
-    face[:, 0] = cx + (face[:, 0] - cx) * (1.0 - (1.0 - identity.jaw) * below**2)
-    canvas.fill(face, "skin", skin)
+    canvas.fill(face_outline(identity, np.linspace(0.0, 2 * np.pi, 64, endpoint=False)), "skin", skin)
     # hair on top, down to the hairline
     if identity.hair_style != "bald":
         cap = _ellipse(cx, cy, w * 1.08, h * 1.08, 48, np.pi, 2 * np.pi)
@@ -147,9 +144,7 @@ def _brows_and_eyes(identity: Identity, expression: ExpressionParams, canvas: _C
         ex = 0.5 + sign * identity.eye_spacing / 2
         # brow: an arched band whose inner end (toward the nose) is moved by the tilt
         t = np.linspace(0.0, 1.0, 7)
-        xs = ex + sign * (t - 0.45) * identity.eye_width * 1.5
-        base = eye_y - identity.eye_height - 0.035 - expression.brow_raise
-        ys = base - 0.012 * np.sin(np.pi * t) - expression.brow_tilt * (1.0 - t) + 0.004 * t
+        xs, ys = brow_centerline(identity, expression, sign, t).T
         top = np.stack([xs, ys - identity.brow_thickness / 2], axis=1)
         bottom = np.stack([xs, ys + identity.brow_thickness / 2 * (1.0 - 0.4 * t)], axis=1)
         canvas.fill(np.concatenate([top, bottom[::-1]]), f"{side}_brow", np.array(identity.hair) * 0.8)
@@ -176,10 +171,9 @@ def _almond(cx: float, cy: float, half_width: float, half_height: float) -> np.n
 
 
 def _nose(identity: Identity, expression: ExpressionParams, canvas: _Canvas) -> None:
-    top, cx = 0.44, 0.5
-    length = identity.nose_length * (1.0 - 0.15 * expression.nose_wrinkle)
-    half = identity.nose_width / 2 * (1.0 + 0.15 * expression.nose_wrinkle)
-    tip = top + length
+    cx = 0.5
+    top, tip, half = nose_geometry(identity, expression)
+    length = tip - top
     outline = np.array(
         [
             [cx - half * 0.3, top],
@@ -208,18 +202,8 @@ def _nose(identity: Identity, expression: ExpressionParams, canvas: _Canvas) -> 
 
 
 def _mouth(identity: Identity, expression: ExpressionParams, canvas: _Canvas) -> None:
-    cx, cy = 0.5, 0.67
-    half = identity.mouth_width / 2 * expression.mouth_width
     x = np.linspace(-1.0, 1.0, 21)
-    # the lips' meeting line: corners lifted by the curve, the image-right corner also by the asymmetry
-    middle = cy - expression.mouth_curve * x**2 - expression.mouth_asymmetry * np.clip(x, 0.0, None) ** 2
-    taper = 1.0 - x**2
-    gap = expression.mouth_open / 2 * taper
-    xs = cx + half * x
-    upper_inner = middle - gap - expression.upper_lip_raise * taper
-    lower_inner = middle + gap
-    upper_outer = upper_inner - identity.upper_lip * (0.35 + 0.65 * taper) - 0.004 * np.cos(np.pi * x) ** 2
-    lower_outer = lower_inner + identity.lower_lip * (0.3 + 0.7 * taper)
+    xs, _, upper_inner, lower_inner, upper_outer, lower_outer = mouth_lines(identity, expression, x)
 
     def band(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.concatenate([np.stack([xs, a], axis=1), np.stack([xs, b], axis=1)[::-1]])
@@ -230,6 +214,51 @@ def _mouth(identity: Identity, expression: ExpressionParams, canvas: _Canvas) ->
         teeth = band(upper_inner, upper_inner + (lower_inner - upper_inner) * 0.45)
         canvas.detail(teeth, "mouth", (0.92, 0.9, 0.85))
     canvas.fill(band(lower_inner, lower_outer), "l_lip", np.array(identity.lip) * 0.92)
+
+
+def face_outline(identity: Identity, angles: np.ndarray) -> np.ndarray:
+    """Points of the face outline at ellipse parameters ``angles`` (0 = image right, pi/2 = chin): an ellipse whose
+    lower half narrows toward the jaw."""
+    cx, cy, w, h = 0.5, 0.5, identity.face_width, identity.face_height
+    face = np.stack([cx + w * np.cos(angles), cy + h * np.sin(angles)], axis=1)
+    below = np.clip((face[:, 1] - cy) / h, 0.0, 1.0)
+    face[:, 0] = cx + (face[:, 0] - cx) * (1.0 - (1.0 - identity.jaw) * below**2)
+    return face
+
+
+def brow_centerline(identity: Identity, expression: ExpressionParams, sign: float, t: np.ndarray) -> np.ndarray:
+    """Points on the centre line of one brow (``sign`` -1 image-left, +1 image-right) at ``t`` (0 = inner end,
+    1 = outer end): an arch raised by ``brow_raise`` whose inner end is moved by ``brow_tilt``."""
+    ex = 0.5 + sign * identity.eye_spacing / 2
+    xs = ex + sign * (t - 0.45) * identity.eye_width * 1.5
+    base = EYE_Y - identity.eye_height - 0.035 - expression.brow_raise
+    ys = base - 0.012 * np.sin(np.pi * t) - expression.brow_tilt * (1.0 - t) + 0.004 * t
+    return np.stack([xs, ys], axis=1)
+
+
+def nose_geometry(identity: Identity, expression: ExpressionParams) -> tuple[float, float, float]:
+    """``(top, tip, half_width)`` of the nose; a wrinkled nose is shorter and wider."""
+    top = 0.44
+    length = identity.nose_length * (1.0 - 0.15 * expression.nose_wrinkle)
+    half = identity.nose_width / 2 * (1.0 + 0.15 * expression.nose_wrinkle)
+    return top, top + length, half
+
+
+def mouth_lines(identity: Identity, expression: ExpressionParams, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The mouth's lines at positions ``x`` in [-1, 1] (image-left corner to image-right corner):
+    ``(xs, middle, upper_inner, lower_inner, upper_outer, lower_outer)``, y of each line at the abscissae ``xs``.
+    ``middle`` is the lips' meeting line, corners lifted by the curve and the image-right one by the asymmetry."""
+    cx, cy = 0.5, 0.67
+    half = identity.mouth_width / 2 * expression.mouth_width
+    middle = cy - expression.mouth_curve * x**2 - expression.mouth_asymmetry * np.clip(x, 0.0, None) ** 2
+    taper = 1.0 - x**2
+    gap = expression.mouth_open / 2 * taper
+    xs = cx + half * x
+    upper_inner = middle - gap - expression.upper_lip_raise * taper
+    lower_inner = middle + gap
+    upper_outer = upper_inner - identity.upper_lip * (0.35 + 0.65 * taper) - 0.004 * np.cos(np.pi * x) ** 2
+    lower_outer = lower_inner + identity.lower_lip * (0.3 + 0.7 * taper)
+    return xs, middle, upper_inner, lower_inner, upper_outer, lower_outer
 
 
 def _texture(identity: Identity, size: int) -> np.ndarray:

@@ -1,0 +1,139 @@
+"""Edit a face on a photo by moving its own pixels: landmarks -> geometry model -> dense field -> warp.
+
+This is how a model trained only on SynthFaces edits a real photo without painting synthetic texture on it: the
+geometry model (:mod:`hf_segan.models.geometry`) says where each landmark goes for the target expression, the
+field (:mod:`hf_segan.warp_field`) spreads those moves smoothly over the face on the aligned crop, and the photo
+is resampled at full resolution; a mouth that opens gets its dark interior from :mod:`hf_segan.mouth_interior`.
+Every pixel outside the moved part of the face keeps its input bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from .alignment import FaceBox, align_face
+from .landmarks import LANDMARK_GROUPS
+from .models.geometry import LandmarkGeometryModel
+from .mouth_interior import fill_opened_mouth
+from .warp_field import face_mask, field_in_photo, forehead_anchors, landmark_field, warp_photo
+
+#: The landmarks each editor region group may move (the names of ``editor.region_names``).
+REGION_LANDMARKS: dict[str, tuple[int, ...]] = {
+    "eyes": tuple(i for group in ("left_brow", "right_brow", "left_eye", "right_eye") for i in LANDMARK_GROUPS[group]),
+    "nose": tuple(LANDMARK_GROUPS["nose"]),
+    "mouth": tuple(i for group in ("outer_lips", "inner_lips") for i in LANDMARK_GROUPS[group]),
+}
+
+
+#: A brow may come down by at most this share of its height above the upper eyelid: lower, the skin between would
+#: have to vanish (a real brow stops at the lid), and on faces with glasses the detected brow often sits on the
+#: frame, close to the lid.
+MAX_BROW_DESCENT = 0.4
+#: The smallest Jacobian determinant the warp may have (see :meth:`DisplacementField.min_jacobian`); an edit whose
+#: field squeezes or stretches more than this is scaled down until it does not.
+MIN_JACOBIAN = 0.35
+#: Each retry keeps this share of the moves, and gives up (no edit) after this many.
+SHRINK_STEP = 0.8
+MAX_SHRINKS = 12
+
+
+@dataclass(frozen=True)
+class GeometryEdit:
+    """One face's geometric edit: the whole photo after it, the (H, W) bool mask of pixels it changed, the face's
+    landmarks before and after (photo pixels), and the share of the predicted moves that was applied (below 1
+    where the warp would otherwise have folded)."""
+
+    image: np.ndarray
+    changed: np.ndarray
+    source: np.ndarray
+    target: np.ndarray
+    applied: float = 1.0
+
+
+def mouth_opening(points: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) bool: inside the inner-lip contour of ``points`` (crop pixels), grown by a pixel. A closed mouth
+    that opens must fold the warp there (the lips' meeting line is spread over the gap); that part is painted over
+    by :func:`~hf_segan.mouth_interior.fill_opened_mouth`, so the fold guard does not count it."""
+    mask = np.zeros((size, size), np.uint8)
+    inner = np.round(points[list(LANDMARK_GROUPS["inner_lips"])] * 16).astype(np.int32)
+    cv2.fillPoly(mask, [inner], 1, cv2.LINE_8, 4)
+    return cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0
+
+
+def limit_brow_descent(source: np.ndarray, moves: np.ndarray) -> np.ndarray:
+    """``moves`` with each brow point's downward move capped at :data:`MAX_BROW_DESCENT` of its height above the
+    highest point of the upper eyelid below it (points in an upright crop: y down)."""
+    moves = moves.copy()
+    for brow, lid in ((LANDMARK_GROUPS["left_brow"], (37, 38)), (LANDMARK_GROUPS["right_brow"], (43, 44))):
+        lid_y = source[list(lid), 1].min()
+        for i in brow:
+            room = max(0.0, lid_y - source[i, 1]) * MAX_BROW_DESCENT
+            moves[i, 1] = min(moves[i, 1], room)
+    return moves
+
+
+def movable_landmarks(regions: Sequence[str] | None) -> np.ndarray:
+    """(68,) bool: the landmarks that ``regions`` (None = all of :data:`REGION_LANDMARKS`) allow to move."""
+    names = tuple(REGION_LANDMARKS) if regions is None else tuple(regions)
+    unknown = [name for name in names if name not in REGION_LANDMARKS]
+    if unknown:
+        raise ValueError(f"Unknown regions {unknown}; the geometry edit knows {', '.join(REGION_LANDMARKS)}.")
+    movable = np.zeros(68, bool)
+    for name in names:
+        movable[list(REGION_LANDMARKS[name])] = True
+    return movable
+
+
+def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def edit_face_geometry(
+    rgb: np.ndarray,
+    points: np.ndarray,
+    geometry: LandmarkGeometryModel,
+    condition: torch.Tensor,
+    intensity: float = 1.0,
+    regions: Sequence[str] | None = None,
+    size: int = 128,
+    scale: float = 1.0,
+) -> GeometryEdit:
+    """Move the face with landmarks ``points`` ((68, 2) photo pixels) of ``rgb`` toward ``condition``.
+
+    The geometry model's displacements toward ``condition`` are multiplied by ``intensity * scale`` (``intensity``
+    0 changes nothing; ``scale`` is the pipeline's ``geometry_scale``). The field is built on the ``size`` x
+    ``size`` crop that puts the eye centres on the canonical template.
+    """
+    points = np.asarray(points, np.float64)
+    if points.shape != (68, 2) or not np.isfinite(points).all():
+        raise ValueError(f"points must be 68 finite (x, y) landmarks, got shape {points.shape}.")
+    eyes = (tuple(points[36:42].mean(0)), tuple(points[42:48].mean(0)))
+    xs, ys = points[:, 0], points[:, 1]
+    box = FaceBox(xs.min(), ys.min(), max(np.ptp(xs), 1.0), max(np.ptp(ys), 1.0), eyes)
+    aligned = align_face(rgb, box, size=size)
+    source = _apply(aligned.matrix, points)
+    predicted = geometry.predict_targets(torch.from_numpy(source)[None], condition[None])[0].numpy()
+    moves = (predicted - source) * (intensity * scale) * movable_landmarks(regions)[:, None]
+    moves = limit_brow_descent(source, moves)
+    limit, anchors = face_mask(source, size), forehead_anchors(source)
+    applied = 1.0
+    for _ in range(MAX_SHRINKS):
+        field = landmark_field(source, source + applied * moves, size, limit=limit, anchors=anchors)
+        if field.min_jacobian(ignore=mouth_opening(source + applied * moves, size)) >= MIN_JACOBIAN:
+            break
+        applied *= SHRINK_STEP
+    else:
+        applied = 0.0
+        field = landmark_field(source, source, size)
+    target_photo = _apply(aligned.inverse, source + applied * moves)
+    photo_field = field_in_photo(field, aligned.inverse, aligned.matrix, rgb.shape[:2])
+    if photo_field is None:
+        return GeometryEdit(rgb.copy(), np.zeros(rgb.shape[:2], bool), points, target_photo, applied)
+    warped, changed = warp_photo(rgb, *photo_field)
+    result, painted = fill_opened_mouth(warped, rgb, points, target_photo)
+    return GeometryEdit(result, changed | painted, points, target_photo, applied)

@@ -1,0 +1,195 @@
+"""Landmark moves -> a smooth dense displacement field -> a warp of the photo's own pixels.
+
+The edit on a photo is geometry only: every output pixel is a photo pixel taken from a nearby place, so texture,
+sharpness and colours stay the photo's. The field is built on the aligned crop (where faces have a known size) with
+compactly supported radial basis functions (Wendland's C2 kernel): it interpolates the landmarks' moves, keeps the
+landmarks that must not move fixed, and is *exactly* zero farther than the kernel radius from every landmark, so
+nothing outside the face moves. The field (not an edited image) is then mapped into photo coordinates with the
+crop's similarity transform and sampled at the photo's full resolution; pixels where it is zero are copied
+unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: Kernel radius as a multiple of the inter-ocular distance: wide enough that a moved mouth corner drags the
+#: cheek around it smoothly (no fold), small enough that the field dies out inside the face.
+RADIUS_PER_EYE_DISTANCE = 0.6
+#: How far above the brows the forehead is held still, and how far the face region reaches (eye distances): the
+#: brows move by up to 0.2 eye distances, so the forehead between compresses or stretches by at most 35%.
+FOREHEAD_ANCHOR_HEIGHT = 0.55
+#: Tikhonov term of the interpolation system (the kernel is 1 at distance 0): keeps it solvable when two landmarks
+#: coincide (a closed mouth's inner and outer lip corners) and smooths the disagreements of nearby landmarks'
+#: moves instead of bending the field sharply between them; landmarks land within a few percent of their targets.
+REGULARISATION = 1e-2
+
+
+def wendland(distance: np.ndarray, radius: float) -> np.ndarray:
+    """Wendland's C2 kernel ``(1 - r)^4 (4 r + 1)`` for ``r = distance / radius`` < 1, exactly 0 beyond."""
+    r = np.clip(distance / radius, 0.0, 1.0)
+    return (1.0 - r) ** 4 * (4.0 * r + 1.0)
+
+
+def eye_distance(points: np.ndarray) -> float:
+    """Distance between the centres of the two eyes (iBUG points 36-41 and 42-47), in the points' units."""
+    return float(np.linalg.norm(points[42:48].mean(0) - points[36:42].mean(0)))
+
+
+@dataclass(frozen=True)
+class DisplacementField:
+    """A backward displacement field on a crop: output pixel ``(x, y)`` takes the source pixel at
+    ``(x, y) + field[y, x]`` (crop pixels). ``field`` is (H, W, 2) float32, exactly 0 where nothing moves."""
+
+    field: np.ndarray
+
+    @property
+    def moving(self) -> np.ndarray:
+        """(H, W) bool: where the field moves anything."""
+        return np.any(self.field != 0, axis=-1)
+
+    def min_jacobian(self, ignore: np.ndarray | None = None) -> float:
+        """The smallest Jacobian determinant of ``x -> x + field(x)`` outside the (H, W) bool mask ``ignore``: 1 is
+        a shift, below 0 the warp folds over itself (a pixel would be shown twice, mirrored) and near 0 it smears
+        one source pixel over many."""
+        dx_dx = np.gradient(self.field[..., 0], axis=1) + 1.0
+        dx_dy = np.gradient(self.field[..., 0], axis=0)
+        dy_dx = np.gradient(self.field[..., 1], axis=1)
+        dy_dy = np.gradient(self.field[..., 1], axis=0) + 1.0
+        determinant = dx_dx * dy_dy - dx_dy * dy_dx
+        return float(determinant.min() if ignore is None else determinant[~ignore].min(initial=1.0))
+
+
+def landmark_field(
+    source: np.ndarray,
+    target: np.ndarray,
+    size: int,
+    radius: float | None = None,
+    limit: np.ndarray | None = None,
+    anchors: np.ndarray | None = None,
+) -> DisplacementField:
+    """The smooth backward field on a ``size`` x ``size`` crop that carries each ``source`` landmark to its
+    ``target`` (both (N, 2) crop pixels). Landmarks whose target equals their source stay fixed anchors.
+
+    The field is interpolated at the *target* positions (where output pixels are) with value ``source - target``,
+    so sampling the source at ``x + field(x)`` puts the source's landmark ``i`` at ``target[i]``. ``limit``
+    ((size, size) weights in [0, 1], e.g. :func:`face_mask`) multiplies the field, so it is exactly 0 where
+    ``limit`` is. ``anchors`` ((M, 2) crop pixels) are extra points that must not move (e.g. the forehead above
+    the brows, so a lowered brow does not drag the hairline down).
+    """
+    source, target = np.asarray(source, np.float64), np.asarray(target, np.float64)
+    if source.shape != target.shape or source.ndim != 2 or source.shape[1] != 2:
+        raise ValueError(f"source and target must both be (N, 2) arrays, got {source.shape} and {target.shape}.")
+    if not (np.isfinite(source).all() and np.isfinite(target).all()):
+        raise ValueError("Landmarks must be finite.")
+    radius = RADIUS_PER_EYE_DISTANCE * eye_distance(source) if radius is None else radius
+    if not radius > 0:
+        raise ValueError(f"The field radius must be positive, got {radius}.")
+    if anchors is not None:
+        anchors = np.asarray(anchors, np.float64).reshape(-1, 2)
+        source, target = np.concatenate([source, anchors]), np.concatenate([target, anchors])
+    values = source - target
+    field = np.zeros((size, size, 2), np.float32)
+    if not np.any(values):
+        return DisplacementField(field)
+    # Only points within reach of a moving point matter; the rest cannot change the field near the moving ones.
+    moving = np.any(values != 0, axis=1)
+    near = np.linalg.norm(target[:, None] - target[moving][None], axis=-1).min(1) < 2 * radius
+    points, values = target[near], values[near]
+    kernel = wendland(np.linalg.norm(points[:, None] - points[None], axis=-1), radius)
+    weights = np.linalg.solve(kernel + REGULARISATION * np.eye(len(points)), values)
+    x0, y0 = np.floor(points.min(0) - radius).astype(int).clip(0, size)
+    x1, y1 = np.ceil(points.max(0) + radius + 1).astype(int).clip(0, size)
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    grid = np.stack([xs, ys], -1).reshape(-1, 1, 2).astype(np.float64)
+    basis = wendland(np.linalg.norm(grid - points[None], axis=-1), radius)
+    field[y0:y1, x0:x1] = (basis @ weights).reshape(y1 - y0, x1 - x0, 2)
+    if limit is not None:
+        field *= limit[..., None]
+    return DisplacementField(field)
+
+
+def forehead_anchors(points: np.ndarray, height: float = FOREHEAD_ANCHOR_HEIGHT) -> np.ndarray:
+    """Points ``height`` eye distances above each brow point (iBUG 17-26) of an upright face, to hold the
+    forehead and hairline still while the brows move."""
+    return points[17:27] - [0.0, height * eye_distance(points)]
+
+
+def face_mask(points: np.ndarray, size: int, forehead: float = 0.75, feather: float = 0.15) -> np.ndarray:
+    """(size, size) float32 weights: 1 inside the face, a smooth ramp inside its edge, exactly 0 outside.
+
+    The face is the convex hull of the jaw line (iBUG 0-16) and the brows (17-26) lifted by ``forehead`` eye
+    distances; the ramp is ``feather`` eye distances wide and lies inside the hull (the hull is shrunk by the blur
+    radius first), so nothing outside the face outline can move.
+    """
+    distance = eye_distance(points)
+    brows = points[17:27] - [0.0, forehead * distance]
+    hull = cv2.convexHull(np.concatenate([points[:17], brows]).astype(np.float32))[:, 0]
+    radius = max(1, round(feather * distance / 2))
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mask, [np.round(hull * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    return cv2.GaussianBlur(mask.astype(np.float32), (2 * radius + 1, 2 * radius + 1), sigmaX=radius / 2)
+
+
+def field_in_photo(field: DisplacementField, inverse: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]):
+    """The crop's backward field mapped into photo pixels: ``(box, displacement)`` with ``box = (x0, y0, x1, y1)``
+    the photo rectangle it can touch and ``displacement`` (y1 - y0, x1 - x0, 2) float32 photo pixels there.
+
+    ``inverse`` maps crop to photo pixels and ``matrix`` photo to crop (2x3 each). The field is resampled
+    bilinearly (a field is smooth; resampling it is harmless, unlike resampling an edited image) and its vectors
+    turned by the linear part of ``inverse``. Returns ``None`` when the field moves nothing inside the photo.
+    """
+    moving = field.moving
+    if not moving.any():
+        return None
+    ys, xs = np.nonzero(moving)
+    corners = np.array([[xs.min() - 1, ys.min() - 1], [xs.max() + 1, ys.min() - 1], [xs.min() - 1, ys.max() + 1]])
+    corners = np.concatenate([corners, [[xs.max() + 1, ys.max() + 1]]]).astype(np.float64)
+    in_photo = corners @ inverse[:, :2].T + inverse[:, 2]
+    height, width = shape
+    x0, y0 = np.floor(in_photo.min(0)).astype(int).clip(0, [width, height])
+    x1, y1 = (np.ceil(in_photo.max(0)).astype(int) + 1).clip(0, [width, height])
+    if x1 <= x0 or y1 <= y0:
+        return None
+    shifted = matrix.copy()
+    shifted[:, 2] += matrix[:, :2] @ [x0, y0]
+    sampled = cv2.warpAffine(
+        field.field,
+        cv2.invertAffineTransform(shifted),
+        (int(x1 - x0), int(y1 - y0)),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    displacement = (sampled.reshape(-1, 2) @ inverse[:, :2].T.astype(np.float32)).reshape(sampled.shape)
+    return (int(x0), int(y0), int(x1), int(y1)), displacement
+
+
+def warp_photo(
+    photo: np.ndarray, box: tuple[int, int, int, int], displacement: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resample ``photo`` (H, W, C uint8) inside ``box`` along the backward ``displacement`` (photo pixels).
+
+    Returns ``(result, changed)``: a new photo whose pixels outside the moving part of the field are the input's
+    own bytes, and the (H, W) bool mask of pixels the field moved. Bicubic sampling keeps the photo's sharpness;
+    its overshoot is clipped to the colour range of the pixels being resampled, so no colour appears that the face
+    did not have.
+    """
+    x0, y0, x1, y1 = box
+    moving = np.any(displacement != 0, axis=-1)
+    result = photo.copy()
+    changed = np.zeros(photo.shape[:2], bool)
+    if not moving.any():
+        return result, changed
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    map_x, map_y = xs + displacement[..., 0], ys + displacement[..., 1]
+    warped = cv2.remap(photo, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    region = photo[y0:y1, x0:x1][moving]
+    warped = np.clip(warped, region.min(0), region.max(0))
+    result[y0:y1, x0:x1][moving] = warped[moving]
+    changed[y0:y1, x0:x1] = moving
+    return result, changed
