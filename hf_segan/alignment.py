@@ -2,8 +2,14 @@
 
 The editor only ever sees square crops whose eyes sit at ``CANONICAL_EYE_CENTERS``; the dataset converters crop
 training faces with this same module, so a face cropped from a user's photo at inference looks like the faces
-the models were trained on. Detection uses the Haar cascades that ship inside ``opencv-python-headless``, so
-nothing is downloaded and the whole path runs on CPU.
+the models were trained on.
+
+Photos are aligned from 68 facial landmarks (:func:`find_faces`, :func:`align_face_from_landmarks`): eye centres,
+nose tip and mouth corners are fitted onto a template where SynthFaces draws them, so glasses, tilted heads and
+several faces per photo align as well as a plain frontal face. The Haar cascades that ship inside
+``opencv-python-headless`` (:func:`detect_faces`, :func:`align_face`) are the fallback when no landmarks are found;
+their eye detector fails on glasses and their boxes only roughly frame a face. Nothing is downloaded and the whole
+path runs on CPU.
 """
 
 from __future__ import annotations
@@ -11,13 +17,37 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from .constants import CANONICAL_EYE_CENTERS
+from .face_api_ops import non_max_suppression
+
+if TYPE_CHECKING:
+    from .landmarks import FaceLandmarks
 
 Point = tuple[float, float]
+
+#: Where SynthFaces draws the nose tip and the mouth corners (image-left first) on a neutral face of average
+#: proportions, as fractions of the crop side: the nose tip at the nostrils' line, 0.44 plus the mean nose length
+#: 0.12, and the mouth corners on the mouth line y = 0.67, half the mean mouth width 0.165 either side of the centre
+#: (``hf_segan/data/synthfaces``). With :data:`~hf_segan.constants.CANONICAL_EYE_CENTERS` they are the template
+#: photo faces are fitted onto, so a photo crop and a SynthFaces crop put the same parts in the same places.
+CANONICAL_NOSE_TIP: Point = (0.5, 0.56)
+CANONICAL_MOUTH_CORNERS: tuple[Point, Point] = ((0.4175, 0.67), (0.5825, 0.67))
+
+#: Weight of each eye centre against 1 for the nose tip and each mouth corner in the least-squares fit. Real faces
+#: are longer than SynthFaces' (the mouth sits further below the eyes, relative to their distance), and a similarity
+#: cannot stretch a face: the heavy eyes keep that mismatch off the eyes, which must land within 2 px of the template
+#: at 128 px (see ``docs/real_photos.md``), while the other points steady the roll and the scale where an eye's
+#: landmarks are off (a half-closed eye, glasses).
+_EYE_WEIGHT = 8.0
+
+#: iBUG-300W indices of the nose tip and the mouth corners (image-left first); the eyes are ``LANDMARK_GROUPS``'.
+_NOSE_TIP = 30
+_MOUTH_CORNERS = (48, 54)
 
 #: Where the eyes sit in a Haar frontal-face box: eye distance as a fraction of the box width, eye line as a
 #: fraction of the box height (the eye cascade puts them at 0.47-0.50 and 0.35-0.38 of the face cascade's box on
@@ -52,13 +82,15 @@ class AlignedFace:
     """A canonical face crop and the similarity transforms between it and the photo it came from.
 
     ``matrix`` maps photo pixel coordinates to crop coordinates (2x3, for ``cv2.warpAffine``); ``inverse`` maps
-    back, which is what :func:`paste_face` uses.
+    back, which is what :func:`paste_face` uses. ``landmarks`` are the face's 68 iBUG-300W points in crop pixels
+    ((68, 2) float64, x then y) when it was aligned from landmarks, ``None`` when it was aligned from a Haar box.
     """
 
     crop: np.ndarray
     matrix: np.ndarray
     inverse: np.ndarray
     box: FaceBox
+    landmarks: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -149,15 +181,28 @@ def _detect_eyes(gray: np.ndarray, x: int, y: int, w: int, h: int) -> tuple[Poin
     return centers[0], centers[1]
 
 
-def _similarity_from_points(src: tuple[Point, Point], dst: tuple[Point, Point]) -> np.ndarray:
-    """The 2x3 rotation + uniform scale + translation mapping two source points exactly onto two targets."""
-    p1, p2 = (complex(*point) for point in src)
-    q1, q2 = (complex(*point) for point in dst)
-    if abs(p2 - p1) < 1e-6:
-        raise ValueError(f"The two eye centres {src} coincide; cannot derive a face alignment from them.")
-    a = (q2 - q1) / (p2 - p1)
-    b = q1 - a * p1
+def _fit_similarity(
+    src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None, what: str = "points"
+) -> np.ndarray:
+    """The 2x3 rotation + uniform scale + translation mapping the (N, 2) points ``src`` onto ``dst`` with the least
+    weighted sum of squared distances (exact for two points). Complex numbers make it closed-form: ``q = a p + b``.
+    """
+    p = src[:, 0] + 1j * src[:, 1]
+    q = dst[:, 0] + 1j * dst[:, 1]
+    w = np.ones(len(p)) if weights is None else np.asarray(weights, dtype=np.float64)
+    p_mean, q_mean = (w * p).sum() / w.sum(), (w * q).sum() / w.sum()
+    spread = (w * np.abs(p - p_mean) ** 2).sum() / w.sum()
+    if not spread > 1e-12:
+        raise ValueError(f"The {what} {src.tolist()} coincide; cannot derive a face alignment from them.")
+    a = (w * (q - q_mean) * np.conj(p - p_mean)).sum() / (w.sum() * spread)
+    b = q_mean - a * p_mean
     return np.array([[a.real, -a.imag, b.real], [a.imag, a.real, b.imag]], dtype=np.float64)
+
+
+def _template_pixels(points: np.ndarray, size: int, margin: float) -> np.ndarray:
+    """Template points (fractions of the crop side) in pixels of a ``size`` crop zoomed out by ``margin`` around
+    its centre."""
+    return size * (0.5 + (np.asarray(points, dtype=np.float64) - 0.5) / margin)
 
 
 def _box_eye_centers(box: FaceBox) -> tuple[Point, Point]:
@@ -194,20 +239,147 @@ def align_face(
     out around the crop centre to keep more context (1 = the template the models are trained on). Pixels
     beyond the photo's border repeat its edge.
     """
+    _check_crop_arguments(rgb, size, margin)
+    if not (box.width > 0 and box.height > 0):
+        raise ValueError(f"The face box must have a positive width and height, got {box}.")
+    eyes = np.asarray(eye_centers or box.eye_centers or _box_eye_centers(box), dtype=np.float64)
+    matrix = _fit_similarity(eyes, _template_pixels(CANONICAL_EYE_CENTERS, size, margin), what="two eye centres")
+    crop = _warp(rgb, matrix, size)
+    return AlignedFace(crop=crop, matrix=matrix, inverse=cv2.invertAffineTransform(matrix), box=box)
+
+
+def _check_crop_arguments(rgb: np.ndarray, size: int, margin: float) -> None:
     check_rgb(rgb, "rgb")
     if not isinstance(size, int) or size < 8:
         raise ValueError(f"size must be an integer of at least 8 pixels, got {size!r}.")
     if not margin > 0:
         raise ValueError(f"margin must be positive, got {margin}.")
-    if not (box.width > 0 and box.height > 0):
-        raise ValueError(f"The face box must have a positive width and height, got {box}.")
-    eyes = eye_centers or box.eye_centers or _box_eye_centers(box)
-    target = tuple(
-        (size * (0.5 + (cx - 0.5) / margin), size * (0.5 + (cy - 0.5) / margin)) for cx, cy in CANONICAL_EYE_CENTERS
+
+
+def _landmarks_module():
+    """:mod:`hf_segan.landmarks`, imported on first use: it imports this module's :func:`check_rgb`, so importing
+    it at the top of this module would be circular."""
+    from . import landmarks
+
+    return landmarks
+
+
+def check_landmarks(points: np.ndarray, name: str = "landmarks") -> np.ndarray:
+    """``points`` as a (68, 2) float64 array of finite (x, y) pixels, or a ValueError saying what is wrong."""
+    count = _landmarks_module().NUM_LANDMARKS
+    array = np.asarray(points, dtype=np.float64) if isinstance(points, (np.ndarray, list, tuple)) else None
+    if array is None or array.shape != (count, 2) or not np.isfinite(array).all():
+        shape = getattr(array, "shape", type(points).__name__)
+        raise ValueError(
+            f"{name} must be {count} finite (x, y) points in iBUG-300W order, shaped ({count}, 2); got {shape}."
+        )
+    return array
+
+
+def alignment_points(points: np.ndarray) -> np.ndarray:
+    """The (5, 2) points the alignment fits, from 68 landmarks: image-left and image-right eye centres (the means
+    of each eye's six points), nose tip, image-left and image-right mouth corners."""
+    points = check_landmarks(points)
+    groups = _landmarks_module().LANDMARK_GROUPS
+    return np.stack(
+        [
+            points[groups["left_eye"]].mean(axis=0),
+            points[groups["right_eye"]].mean(axis=0),
+            points[_NOSE_TIP],
+            points[_MOUTH_CORNERS[0]],
+            points[_MOUTH_CORNERS[1]],
+        ]
     )
-    matrix = _similarity_from_points(eyes, target)
+
+
+def landmark_template(size: int = 128, margin: float = 1.0) -> np.ndarray:
+    """The (5, 2) crop pixels :func:`alignment_points` are fitted onto: eye centres, nose tip, mouth corners."""
+    template = np.array([*CANONICAL_EYE_CENTERS, CANONICAL_NOSE_TIP, *CANONICAL_MOUTH_CORNERS], dtype=np.float64)
+    return _template_pixels(template, size, margin)
+
+
+def similarity_from_landmarks(points: np.ndarray, size: int = 128, margin: float = 1.0) -> np.ndarray:
+    """The 2x3 photo-to-crop similarity that fits 68 landmarks' eye centres, nose tip and mouth corners onto the
+    canonical template by weighted least squares (eyes weighted :data:`_EYE_WEIGHT` times the others)."""
+    weights = np.array([_EYE_WEIGHT, _EYE_WEIGHT, 1.0, 1.0, 1.0])
+    return _fit_similarity(alignment_points(points), landmark_template(size, margin), weights, what="landmarks")
+
+
+def align_face_from_landmarks(
+    rgb: np.ndarray, face: FaceLandmarks, size: int = 128, margin: float = 1.0
+) -> AlignedFace:
+    """Crop a face onto the canonical ``size`` x ``size`` template from its 68 landmarks (see
+    :func:`similarity_from_landmarks`); the crop's ``landmarks`` are the face's points in crop pixels.
+
+    ``face`` is a :class:`hf_segan.landmarks.FaceLandmarks` (its ``box`` (x, y, width, height) and ``points``
+    (68, 2), photo pixels). ``margin`` > 1 zooms out around the crop centre, as in :func:`align_face`; pixels
+    beyond the photo's border repeat its edge, so faces near the border align too.
+    """
+    _check_crop_arguments(rgb, size, margin)
+    points = check_landmarks(face.points, "face.points")
+    matrix = similarity_from_landmarks(points, size, margin)
+    eyes = alignment_points(points)[:2]
+    box = FaceBox(*(float(v) for v in face.box), eye_centers=tuple((float(x), float(y)) for x, y in eyes))
     crop = _warp(rgb, matrix, size)
-    return AlignedFace(crop=crop, matrix=matrix, inverse=cv2.invertAffineTransform(matrix), box=box)
+    landmarks = points @ matrix[:, :2].T + matrix[:, 2]
+    return AlignedFace(
+        crop=crop, matrix=matrix, inverse=cv2.invertAffineTransform(matrix), box=box, landmarks=landmarks
+    )
+
+
+#: What :func:`find_faces` tells the caller when no face had landmarks and Haar boxes were used instead.
+HAAR_FALLBACK_NOTE = "no landmarks found; aligned from a Haar box, edits may be off"
+FACE_CHOICES = ("largest", "all")
+
+
+#: Input sides of face-api's detector: its default, and twice that for the small faces of a large group photo (at
+#: the default, a face narrower than about a tenth of the photo's longer side is missed).
+DETECTOR_INPUT_SIZES = (416, 832)
+
+
+def _detect_landmark_faces(rgb: np.ndarray, faces: str, min_score: float) -> list[FaceLandmarks]:
+    """Faces with landmarks, largest first. The detector runs at its default input size, and again at the larger
+    one where all faces are wanted or none was found, on photos at least that large (the first pass shrank them by
+    2x or more; upsampling a smaller photo only adds false detections); boxes found twice are merged by the
+    detector's own non-maximum suppression."""
+    module = _landmarks_module()
+    small, large = DETECTOR_INPUT_SIZES
+    found = module.detect_face_boxes(rgb, min_score, small)
+    if (faces == "all" or not found) and max(rgb.shape[:2]) >= large:
+        found += module.detect_face_boxes(rgb, min_score, large)
+        boxes, scores = np.array([box for box, _ in found]), np.array([score for _, score in found])
+        threshold = module.load_face_api_models()[0].config.iou_threshold
+        found = [found[index] for index in non_max_suppression(boxes, scores, threshold)] if found else []
+    found = sorted(found, key=lambda item: item[0][2] * item[0][3], reverse=True)[: 1 if faces == "largest" else None]
+    return [module.FaceLandmarks(box, score, module.landmarks_in_box(rgb, box)) for box, score in found]
+
+
+def find_faces(
+    rgb: np.ndarray, faces: str = "largest", size: int = 128, margin: float = 1.0, min_score: float = 0.5
+) -> tuple[list[AlignedFace], list[str]]:
+    """The face(s) of a photo aligned onto the canonical template, largest first, and notes for the user.
+
+    Faces are found with their 68 landmarks (:func:`hf_segan.landmarks.detect_landmarks`, detector confidence
+    above ``min_score``) and aligned with :func:`align_face_from_landmarks`. Only when no face has landmarks are
+    the Haar cascades tried (:func:`detect_faces`, :func:`align_face`); those faces have no ``landmarks`` and the
+    notes say so (:data:`HAAR_FALLBACK_NOTE`). No face at all gives an empty list: the caller knows the photo's
+    name for the error.
+
+    Args:
+        rgb: the photo, (H, W, 3) uint8.
+        faces: ``"largest"`` (one face) or ``"all"``.
+        size, margin: the crop's side and zoom-out, as in :func:`align_face`.
+        min_score: detector confidence a face must exceed, in [0, 1).
+    """
+    if faces not in FACE_CHOICES:
+        raise ValueError(f"faces must be one of {FACE_CHOICES}, got {faces!r}.")
+    _check_crop_arguments(rgb, size, margin)
+    found = _detect_landmark_faces(rgb, faces, min_score)
+    if found:
+        return [align_face_from_landmarks(rgb, face, size, margin) for face in found], []
+    boxes = detect_faces(rgb)[: 1 if faces == "largest" else None]
+    notes = [HAAR_FALLBACK_NOTE] if boxes else []
+    return [align_face(rgb, box, size, margin) for box in boxes], notes
 
 
 def paste_mask(size: int, feather: float = 0.08) -> np.ndarray:

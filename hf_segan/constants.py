@@ -51,6 +51,11 @@ DEFAULT_REGION_GROUPS: dict[str, tuple[str, ...]] = {
     "mouth": ("mouth", "u_lip", "l_lip"),
 }
 
+#: Face parsers of a photo (``SeganPipeline.parse_photo``, ``hf-segan parse --parser``): ``landmarks`` draws region
+#: masks from the face's 68 landmarks, ``model`` runs the pipeline's learned parser, ``auto`` takes the learned
+#: parser only for a model trained on real photos (a parser that saw only synthetic faces reads a photo poorly).
+PHOTO_PARSERS: tuple[str, ...] = ("auto", "model", "landmarks")
+
 #: Classes that trade places under a horizontal flip (the subject's left becomes their right).
 FLIP_CLASS_PAIRS: tuple[tuple[str, str], ...] = (
     ("l_brow", "r_brow"),

@@ -1,9 +1,11 @@
 """The inside of a mouth that an edit opens: a warp cannot show what the photo never had.
 
-When the inner-lip contour of the target encloses more area than the source's, the new gap is filled with a dark
-gradient made only from the face's own colours: the darkest pixels along the source's lip meeting line (the
-shadow between the lips) in the middle, shading to the lip line's median colour at the gap's edge, feathered into
-the warped lips. There are no teeth or tongue: an open mouth reads as a dark opening, as in a shadowed photo.
+Inside the target's inner-lip contour the warp would only stretch what lay between the lips. There, the mouth is
+redrawn from the face's own colours: where the source mouth was already open, its interior (teeth) as it was,
+unwarped, so teeth are never stretched; where the opening is new, a dark gradient from the darkest pixels along
+the source's lip meeting line (the shadow between the lips) in the middle to the lip line's median colour at the
+edge, feathered into the warped lips. No new teeth or tongue appear: a newly opened mouth reads as a dark opening,
+as in a shadowed photo.
 """
 
 from __future__ import annotations
@@ -42,38 +44,47 @@ def lip_line_colors(photo: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, 
     return darkest, pixels[order[len(order) // 2]]
 
 
+def _polygon_mask(points: np.ndarray, origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round((points - origin) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    return mask
+
+
 def fill_opened_mouth(
     warped: np.ndarray, original: np.ndarray, source: np.ndarray, target: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Paint the newly opened part of the mouth of ``warped`` (photo pixels, landmarks ``target``) with the dark
-    lip-line colours of ``original`` (landmarks ``source``). Returns ``(result, painted)``, ``painted`` the (H, W)
-    bool mask of pixels it changed (empty when the mouth did not open)."""
+    """Redraw the inside of the mouth of ``warped`` (photo pixels, landmarks ``target``) from ``original``
+    (landmarks ``source``): where the new opening overlaps the old one, the original interior (teeth) unwarped, so
+    teeth are never stretched; where it is new, the dark lip-line gradient. Returns ``(result, painted)``,
+    ``painted`` the (H, W) bool mask of pixels it changed (empty when the target mouth is closed)."""
     painted = np.zeros(warped.shape[:2], bool)
     distance = eye_distance(source)
-    source_area, target_area = _area(source[INNER_LIPS]), _area(target[INNER_LIPS])
-    if target_area <= source_area or target_area < MIN_OPENING_AREA * distance**2:
+    if _area(target[INNER_LIPS]) < MIN_OPENING_AREA * distance**2:
         return warped, painted
-    opened = 1.0 - source_area / target_area
     height, width = warped.shape[:2]
     pad = max(2, round(0.1 * distance))
-    x0, y0 = np.floor(target[INNER_LIPS].min(0)).astype(int) - pad
-    x1, y1 = np.ceil(target[INNER_LIPS].max(0)).astype(int) + pad
+    both = np.concatenate([source[INNER_LIPS], target[INNER_LIPS]])
+    x0, y0 = np.floor(both.min(0)).astype(int) - pad
+    x1, y1 = np.ceil(both.max(0)).astype(int) + pad
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
     if x1 <= x0 or y1 <= y0:
         return warped, painted
-    polygon = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(polygon, [np.round((target[INNER_LIPS] - [x0, y0]) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-    depth = cv2.distanceTransform(polygon, cv2.DIST_L2, 3)
+    shape = (y1 - y0, x1 - x0)
+    opening = _polygon_mask(target[INNER_LIPS], (x0, y0), shape)
+    depth = cv2.distanceTransform(opening, cv2.DIST_L2, 3)
     if depth.max() <= 0:
         return warped, painted
+    feather = max(1.0, 0.03 * distance)
     # the feather lies inside the opening, so the lips' own edge stays where the warp put it
-    alpha = opened * np.clip(depth / max(1.0, 0.03 * distance), 0.0, 1.0)
+    alpha = np.clip(depth / feather, 0.0, 1.0)[..., None]
+    old = cv2.GaussianBlur(_polygon_mask(source[INNER_LIPS], (x0, y0), shape).astype(np.float64), (0, 0), feather)
     darkest, median = lip_line_colors(original, source)
     shade = np.clip(depth / depth.max() * 2.0, 0.0, 1.0)[..., None]
-    color = median + (darkest - median) * (shade * shade * (3 - 2 * shade))
+    dark = median + (darkest - median) * (shade * shade * (3 - 2 * shade))
+    interior = old[..., None] * original[y0:y1, x0:x1] + (1.0 - old[..., None]) * dark
     region = warped[y0:y1, x0:x1].astype(np.float64)
-    blended = region + alpha[..., None] * (color - region)
+    blended = region + alpha * (interior - region)
     result = warped.copy()
     result[y0:y1, x0:x1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-    painted[y0:y1, x0:x1] = alpha > 0
+    painted[y0:y1, x0:x1] = np.any(result[y0:y1, x0:x1] != warped[y0:y1, x0:x1], axis=-1)
     return result, painted

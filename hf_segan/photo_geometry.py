@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from .alignment import FaceBox, align_face
+from .alignment import AlignedFace
 from .landmarks import LANDMARK_GROUPS
 from .models.geometry import LandmarkGeometryModel
 from .mouth_interior import fill_opened_mouth
@@ -30,6 +30,9 @@ REGION_LANDMARKS: dict[str, tuple[int, ...]] = {
 }
 
 
+#: Side of the aligned crop the field is built on: the eye distance is 33 pixels there, fine enough for a field that
+#: varies over a fifth of it, whatever resolution the editor works at.
+FIELD_SIZE = 128
 #: A brow may come down by at most this share of its height above the upper eyelid: lower, the skin between would
 #: have to vanish (a real brow stops at the lid), and on faces with glasses the detected brow often sits on the
 #: frame, close to the lid.
@@ -95,28 +98,25 @@ def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def edit_face_geometry(
     rgb: np.ndarray,
-    points: np.ndarray,
+    face: AlignedFace,
     geometry: LandmarkGeometryModel,
     condition: torch.Tensor,
     intensity: float = 1.0,
     regions: Sequence[str] | None = None,
-    size: int = 128,
     scale: float = 1.0,
 ) -> GeometryEdit:
-    """Move the face with landmarks ``points`` ((68, 2) photo pixels) of ``rgb`` toward ``condition``.
+    """Move the face ``face`` (aligned from its landmarks, e.g. by :func:`~hf_segan.alignment.find_faces`) of
+    ``rgb`` toward ``condition``.
 
     The geometry model's displacements toward ``condition`` are multiplied by ``intensity * scale`` (``intensity``
-    0 changes nothing; ``scale`` is the pipeline's ``geometry_scale``). The field is built on the ``size`` x
-    ``size`` crop that puts the eye centres on the canonical template.
+    0 changes nothing; ``scale`` is the pipeline's ``geometry_scale``). The field is built on the face's aligned
+    crop (its side is the field's resolution) and sampled at the photo's full resolution.
     """
-    points = np.asarray(points, np.float64)
-    if points.shape != (68, 2) or not np.isfinite(points).all():
-        raise ValueError(f"points must be 68 finite (x, y) landmarks, got shape {points.shape}.")
-    eyes = (tuple(points[36:42].mean(0)), tuple(points[42:48].mean(0)))
-    xs, ys = points[:, 0], points[:, 1]
-    box = FaceBox(xs.min(), ys.min(), max(np.ptp(xs), 1.0), max(np.ptp(ys), 1.0), eyes)
-    aligned = align_face(rgb, box, size=size)
-    source = _apply(aligned.matrix, points)
+    if face.landmarks is None:
+        raise ValueError("This face was found without landmarks (Haar fallback); a geometric edit needs them.")
+    size = face.size
+    source = np.asarray(face.landmarks, np.float64)
+    points = _apply(face.inverse, source)
     predicted = geometry.predict_targets(torch.from_numpy(source)[None], condition[None])[0].numpy()
     moves = (predicted - source) * (intensity * scale) * movable_landmarks(regions)[:, None]
     moves = limit_brow_descent(source, moves)
@@ -130,8 +130,8 @@ def edit_face_geometry(
     else:
         applied = 0.0
         field = landmark_field(source, source, size)
-    target_photo = _apply(aligned.inverse, source + applied * moves)
-    photo_field = field_in_photo(field, aligned.inverse, aligned.matrix, rgb.shape[:2])
+    target_photo = _apply(face.inverse, source + applied * moves)
+    photo_field = field_in_photo(field, face.inverse, face.matrix, rgb.shape[:2])
     if photo_field is None:
         return GeometryEdit(rgb.copy(), np.zeros(rgb.shape[:2], bool), points, target_photo, applied)
     warped, changed = warp_photo(rgb, *photo_field)

@@ -5,12 +5,17 @@ Two entry points:
 * ``pipe(images, expression=..., intensity=..., regions=...)`` for face crops (PIL, numpy, torch; one or many).
   Crops are resized to the model's working ``resolution``; the *change* the editor makes is resized back and
   added to the original pixels, so an edit never blurs what it did not touch.
-* ``pipe.edit_photo(photo, ...)`` for whole photos: detect faces, align each to the canonical crop, edit the
-  crops in one batch and paste them back with a feathered blend limited to the face.
+* ``pipe.edit_photo(photo, ...)`` for whole photos. With a ``geometry`` component (the bundled model has one) the
+  face's 68 landmarks are found, the geometry model moves them toward the target expression and the photo's own
+  pixels are warped accordingly (:mod:`hf_segan.photo_geometry`); an editor not trained on real photos adds
+  nothing else, so no synthetic texture lands on a real face. Without one: detect faces, align each to the
+  canonical crop, edit the crops in one batch and paste them back with a feathered blend limited to the face.
+* ``pipe.parse_photo(photo, ...)`` parses the aligned face(s) of a whole photo (landmark masks, or the learned
+  parser for a model trained on real photos) into one label map at the photo's size.
 
 This module imports every component class: diffusers loads components only from modules already imported, and
-the module paths written into ``model_index.json`` (``hf_segan.models.bisenet`` / ``unet`` / ``editor``) are
-part of the saved format and must stay stable.
+the module paths written into ``model_index.json`` (``hf_segan.models.bisenet`` / ``unet`` / ``editor`` /
+``geometry``) are part of the saved format and must stay stable.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -32,14 +37,28 @@ from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 from PIL import Image
 
-from .alignment import FaceBox, align_face, detect_faces, paste_face
+from .alignment import (
+    AlignedFace,
+    FaceBox,
+    align_face,
+    align_face_from_landmarks,
+    detect_faces,
+    find_faces,
+    paste_face,
+)
+from .constants import PHOTO_PARSERS
 from .expressions import ExpressionSpec, expression_condition
 from .fast_path import fast_dtype, prepare_for_inference
 from .image_utils import overlay_labels, tensor_to_uint8
 from .io import as_image, from_any
+from .landmark_parsing import landmark_parsing_probs
+from .landmarks import FaceLandmarks, landmarks_in_box
 from .models.bisenet import BiSeNetFaceParser
 from .models.editor import HierarchicalExpressionGenerator
+from .models.geometry import LandmarkGeometryModel
 from .models.unet import UNetFaceParser
+from .photo_geometry import FIELD_SIZE, edit_face_geometry
+from .photo_parsing import crop_landmarks, labels_on_photo, landmark_probs_for_photo
 
 OUTPUT_TYPES = ("pil", "np", "pt")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
@@ -93,6 +112,24 @@ def _check_finite(values: torch.Tensor, component: str) -> None:
         )
 
 
+@dataclass
+class PhotoParseResult:
+    """A photo's face parsing.
+
+    Args:
+        labels: (H, W) uint8 label map at the photo's size, values index :data:`hf_segan.FACE_PARSING_CLASSES`;
+            background outside the faces.
+        faces: the aligned faces that were parsed, largest first (empty for an already aligned crop).
+        notes: what the user should know (e.g. faces aligned from a Haar box, without landmarks).
+        parser: the parser that ran, ``landmarks`` or ``model``.
+    """
+
+    labels: np.ndarray
+    faces: list[AlignedFace]
+    notes: list[str]
+    parser: str
+
+
 def check_pipeline_folder(path: str | os.PathLike) -> None:
     """Refuse, with a clear message, a local folder that is not a saved SeganPipeline or that holds only pickle
     weights (only safetensors are ever loaded)."""
@@ -103,13 +140,15 @@ def check_pipeline_folder(path: str | os.PathLike) -> None:
     if not index.is_file():
         raise ValueError(f"{folder} is not a SeganPipeline folder (no model_index.json).")
     try:
-        class_name = json.loads(index.read_text()).get("_class_name")
+        index_data = json.loads(index.read_text())
     except json.JSONDecodeError as error:
         raise ValueError(f"{index} is not valid JSON: {error}.") from error
+    class_name = index_data.get("_class_name")
     if class_name != "SeganPipeline":
         raise ValueError(f"{folder} holds a {class_name!r}, not a SeganPipeline.")
     check_component_classes(index)
-    for component in ("parser", "editor"):
+    optional = [name for name in ("geometry",) if (index_data.get(name) or [None])[0] is not None]
+    for component in ("parser", "editor", *optional):
         weights = [p for p in (folder / component).glob("*") if p.suffix in WEIGHT_SUFFIXES]
         if not any(p.suffix == ".safetensors" for p in weights):
             found = ", ".join(p.name for p in weights) or "no weights"
@@ -140,10 +179,14 @@ class SeganPipeline(DiffusionPipeline):
         parser: a face parser (:class:`~hf_segan.models.bisenet.BiSeNetFaceParser` or
             :class:`~hf_segan.models.unet.UNetFaceParser`).
         editor: a :class:`~hf_segan.models.editor.HierarchicalExpressionGenerator`.
+        geometry: optional :class:`~hf_segan.models.geometry.LandmarkGeometryModel` for :meth:`edit_photo`
+            (folders saved without one still load).
         resolution: the square side the models were trained at; inputs are resized to it.
+        geometry_scale: factor on the geometry model's landmark moves on photos (1 = SynthFaces' expressions).
     """
 
     model_cpu_offload_seq = "parser->editor"
+    _optional_components: ClassVar[list[str]] = ["geometry"]
     #: The fast path's dtype once :meth:`enable_fast_path` has run (``None``: the models as loaded).
     fast_path_dtype: torch.dtype | None = None
 
@@ -151,11 +194,15 @@ class SeganPipeline(DiffusionPipeline):
         self,
         parser: BiSeNetFaceParser | UNetFaceParser,
         editor: HierarchicalExpressionGenerator,
+        geometry: LandmarkGeometryModel | None = None,
         resolution: int = 128,
+        geometry_scale: float = 1.0,
     ) -> None:
         super().__init__()
-        self.register_modules(parser=parser, editor=editor)
-        self.register_to_config(resolution=resolution)
+        if not geometry_scale > 0:
+            raise ValueError(f"geometry_scale must be positive, got {geometry_scale}.")
+        self.register_modules(parser=parser, editor=editor, geometry=geometry)
+        self.register_to_config(resolution=resolution, geometry_scale=geometry_scale)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs) -> SeganPipeline:
@@ -280,6 +327,51 @@ class SeganPipeline(DiffusionPipeline):
             return torch.stack(labels) if len({tuple(t.shape) for t in labels}) == 1 else labels
         return _stack_numpy(labels)
 
+    @torch.inference_mode()
+    def parse_photo(
+        self, photo: Any, faces: str = "all", parser: str = "auto", aligned: bool = False
+    ) -> PhotoParseResult:
+        """Parse the face(s) of a whole photo: each face is aligned (:func:`hf_segan.alignment.find_faces`) and
+        parsed on its crop, and the crops' probabilities are warped back into one label map at the photo's size.
+
+        Args:
+            photo: a file path, PIL image, numpy or torch image (see :mod:`hf_segan.io`).
+            faces: ``all`` or ``largest`` detected face(s).
+            parser: one of :data:`~hf_segan.constants.PHOTO_PARSERS`; ``auto`` is ``landmarks`` unless the editor's
+                config says ``trained_on_real_photos``. Faces aligned from a Haar box have no landmarks: ``auto``
+                then uses the model's parser (with a note), ``landmarks`` refuses.
+            aligned: ``photo`` is already an aligned face crop (margin 1): parse it whole, no detection.
+        """
+        if parser not in PHOTO_PARSERS:
+            raise ValueError(f"parser must be one of {PHOTO_PARSERS}, got {parser!r}.")
+        loaded = as_image(photo, name="photo")
+        rgb, notes = loaded.rgb, list(loaded.notes)
+        chosen = parser if parser != "auto" else "model" if self.editor.config.trained_on_real_photos else "landmarks"
+        if aligned:
+            if chosen == "model":
+                return PhotoParseResult(self.parse(rgb)[0].astype(np.uint8), [], notes, chosen)
+            probs = landmark_parsing_probs(crop_landmarks(rgb), rgb.shape[:2])
+            return PhotoParseResult(probs[0].argmax(0).numpy().astype(np.uint8), [], notes, chosen)
+        found, found_notes = find_faces(rgb, faces, size=self.config.resolution)
+        if not found:
+            raise ValueError(f"no face found in {loaded.source}.")
+        notes += found_notes
+        if chosen == "landmarks" and found[0].landmarks is None:  # Haar boxes: no face had landmarks
+            if parser == "landmarks":
+                raise ValueError(
+                    f"parser 'landmarks' needs face landmarks, but none were found in {loaded.source} (only a Haar "
+                    "box); use parser 'auto' or 'model'."
+                )
+            chosen = "model"
+            notes.append("no landmarks, so the faces were parsed by the model's parser")
+        if chosen == "landmarks":
+            maps = [landmark_probs_for_photo(face) for face in found]
+        else:
+            crops = torch.cat([self._resize(crop) for crop in from_any([face.crop for face in found])])
+            probs = self.parsing_probs(crops.to(self.parser.device, self.parser.dtype)).cpu().numpy()
+            maps = [(face_probs, face.matrix) for face_probs, face in zip(probs, found, strict=True)]
+        return PhotoParseResult(labels_on_photo(rgb.shape[:2], maps), found, notes, chosen)
+
     @staticmethod
     def overlay(image: Image.Image | np.ndarray, labels: np.ndarray, alpha: float = 0.5) -> Image.Image:
         """The colour-coded parsing drawn over ``image``."""
@@ -297,42 +389,99 @@ class SeganPipeline(DiffusionPipeline):
         box: FaceBox | Sequence[float] | None = None,
         feather: float = 0.08,
     ) -> PhotoEditResult:
-        """Edit the face(s) of a whole photo and return the whole photo (alpha kept). Pixels outside the pasted
-        face region stay byte-identical.
+        """Edit the face(s) of a whole photo and return the whole photo (alpha kept). Pixels outside the edited
+        part of each face stay byte-identical.
+
+        With a ``geometry`` component the edit moves the photo's own pixels (landmarks -> geometry model -> warp,
+        :mod:`hf_segan.photo_geometry`); ``intensity`` scales the moves (0 changes nothing). The learned editor adds
+        its colour change on top only if it was trained on real photos (its ``trained_on_real_photos`` config).
 
         Args:
             photo: a file path, PIL image, numpy or torch image (see :mod:`hf_segan.io`).
             faces: ``largest`` or ``all`` detected faces.
             margin: zoom-out of the aligned crop (1 = the training template).
             box: a precomputed face box ``(x, y, width, height)`` instead of detection.
-            feather: width of the blend ramp at the face's edge (fraction of the crop side).
+            feather: width of the blend ramp at the face's edge (fraction of the crop side) for the learned edit.
         """
         if faces not in ("largest", "all"):
             raise ValueError(f"faces must be 'largest' or 'all', got {faces!r}.")
         expression_condition(expression, intensity)  # validate before any work
         loaded = as_image(photo, name="photo")
         rgb, alpha, notes = loaded.rgb, loaded.alpha, list(loaded.notes)
-        if box is not None:
-            if not isinstance(box, FaceBox):
-                if len(box) != 4 or not all(isinstance(v, numbers.Real) for v in box) or min(box[2:]) <= 0:
-                    raise ValueError(f"box must be (x, y, width, height) with positive width and height, got {box}.")
-                box = FaceBox(*map(float, box))
-            boxes = [box]
+        if box is not None and not isinstance(box, FaceBox):
+            if len(box) != 4 or not all(isinstance(v, numbers.Real) for v in box) or min(box[2:]) <= 0:
+                raise ValueError(f"box must be (x, y, width, height) with positive width and height, got {box}.")
+            box = FaceBox(*map(float, box))
+        real_photo_editor = bool(self.editor.config.get("trained_on_real_photos", False))
+        if self.geometry is not None:
+            result, boxes = self._edit_geometry(rgb, expression, intensity, regions, faces, box, loaded.source, notes)
+            if real_photo_editor:
+                result = self._paste_learned_edit(result, boxes, expression, intensity, regions, margin, feather)
+            else:
+                notes.append(
+                    "Geometry-only edit: the face's own pixels were moved; this model's editor was trained on "
+                    "synthetic faces only, so it adds no colour to a photo."
+                )
         else:
-            boxes = detect_faces(rgb)
+            boxes = [box] if box is not None else detect_faces(rgb)
             if not boxes:
                 raise ValueError(f"no face found in {loaded.source}.")
             if faces == "largest":
                 boxes = [max(boxes, key=lambda b: b.area)]
+            if not real_photo_editor:
+                notes.append(
+                    "This model has no geometry component, so its editor (trained on synthetic faces only) repaints "
+                    "the face and may add synthetic texture; a model with a geometry component (e.g. the bundled "
+                    "default) edits photos by moving their own pixels."
+                )
+            result = self._paste_learned_edit(rgb, boxes, expression, intensity, regions, margin, feather)
+        image = Image.fromarray(result)
+        if alpha is not None:
+            image.putalpha(Image.fromarray(alpha))
+        return PhotoEditResult(image=image, faces=boxes, notes=notes)
+
+    def _edit_geometry(self, rgb, expression, intensity, regions, faces, box, source, notes):
+        """The geometry edit of each face, one after the other on the same photo; returns the photo and the faces'
+        boxes (with eye centres from the landmarks)."""
+        if box is not None:
+            corners = (box.x, box.y, box.width, box.height)
+            landmarks = FaceLandmarks(corners, 1.0, landmarks_in_box(rgb, corners))
+            found = [align_face_from_landmarks(rgb, landmarks, FIELD_SIZE)]
+        else:
+            found, found_notes = find_faces(rgb, faces, size=FIELD_SIZE)
+            notes.extend(found_notes)
+            if not found:
+                raise ValueError(f"no face found in {source}.")
+            if all(face.landmarks is None for face in found):
+                raise ValueError(
+                    f"no face with landmarks found in {source}; the geometric edit needs a frontal face that the "
+                    "landmark detector finds (pass box=(x, y, width, height) around the face to help it)."
+                )
+        condition = expression_condition(expression, 1.0)
+        result, boxes = rgb, []
+        for face in found:
+            if face.landmarks is None:
+                continue
+            edit = edit_face_geometry(
+                result, face, self.geometry, condition, intensity, regions, scale=self.config.get("geometry_scale", 1.0)
+            )
+            result = edit.image
+            if edit.applied < 1.0:
+                notes.append(
+                    f"The expression was applied at {edit.applied:.0%} of its full strength on one face: more would "
+                    "have folded the face's pixels over each other."
+                )
+            boxes.append(face.box)
+        return result, boxes
+
+    def _paste_learned_edit(self, rgb, boxes, expression, intensity, regions, margin, feather):
+        """The learned editor's change on each aligned face crop, pasted back over the face."""
         aligned = [align_face(rgb, b, size=self.config.resolution, margin=margin) for b in boxes]
         edits = self([a.crop for a in aligned], expression, intensity, regions, output_type="np").images
         result = rgb
         for crop, alignment in zip(edits, aligned, strict=True):
             result = paste_face(result, crop, alignment, feather)
-        image = Image.fromarray(result)
-        if alpha is not None:
-            image.putalpha(Image.fromarray(alpha))
-        return PhotoEditResult(image=image, faces=boxes, notes=notes)
+        return result
 
 
 def _check_run_arguments(output_type: str, batch_size: int) -> None:

@@ -78,10 +78,8 @@ def test_aligned_crops_are_batched_and_failures_isolated(tiny_pipeline_dir, tmp_
 def test_parse_writes_labels_and_overlays(tiny_pipeline_dir, tmp_path):
     crop = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
     Image.fromarray(crop).save(tmp_path / "crop.png")
-    assert (
-        main(["parse", str(tmp_path / "crop.png"), "--out", str(tmp_path / "p"), "--model", str(tiny_pipeline_dir)])
-        == 0
-    )
+    args = ["parse", str(tmp_path / "crop.png"), "--out", str(tmp_path / "p"), "--model", str(tiny_pipeline_dir)]
+    assert main([*args, "--aligned", "--parser", "model"]) == 0
     labels = np.asarray(Image.open(tmp_path / "p" / "crop_labels.png"))
     assert np.array_equal(labels, build_tiny_pipeline().parse(crop)[0])
     assert np.asarray(Image.open(tmp_path / "p" / "crop_overlay.png")).shape == (64, 64, 3)

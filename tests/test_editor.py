@@ -1,5 +1,7 @@
 """The hierarchical expression editor: shapes, composition, editable regions, gradients, persistence, learning."""
 
+import json
+
 import pytest
 import torch
 from conftest import randomize_zero_initialised_layers
@@ -204,6 +206,22 @@ def test_save_and_load_round_trip(tmp_path):
     images, probs, condition = _inputs()
     with torch.no_grad():
         assert torch.equal(editor(images, probs, condition).images, loaded(images, probs, condition).images)
+
+
+def test_trained_on_real_photos_is_saved_and_old_checkpoints_load_as_synthetic(tmp_path):
+    real = _editor(trained_on_real_photos=True)
+    real.save_pretrained(tmp_path / "real")
+    assert HierarchicalExpressionGenerator.from_pretrained(tmp_path / "real").config.trained_on_real_photos is True
+    # a checkpoint saved before the key existed has no such entry in its config.json: it saw only synthetic faces
+    old = _editor()
+    old.save_pretrained(tmp_path / "old")
+    config_path = tmp_path / "old" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["trained_on_real_photos"]
+    config_path.write_text(json.dumps(config))
+    assert HierarchicalExpressionGenerator.from_pretrained(tmp_path / "old").config.trained_on_real_photos is False
+    with pytest.raises(ValueError, match="trained_on_real_photos"):
+        _editor(trained_on_real_photos="yes")
 
 
 def test_ganimation_size_configuration_is_the_ganimation_generator():

@@ -1,4 +1,5 @@
-"""``hf-segan parse``: face parsing label maps and colour overlays for face crops."""
+"""``hf-segan parse``: face parsing label maps and colour overlays for photos (each face aligned and parsed, the
+labels mapped back onto the photo) or for already aligned face crops (``--aligned``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..constants import PHOTO_PARSERS
 from ._common import OutputPlan, add_model_arguments, check_inference_arguments, find_inputs, load_pipeline
 
 
@@ -21,9 +23,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "overwritten; two inputs with the same NAME are reported and the later one skipped (exit status 2)."
         ),
     )
-    parser.add_argument("inputs", nargs="+", help="image files and/or folders of aligned face crops")
+    parser.add_argument("inputs", nargs="+", help="photos and/or folders of photos")
     parser.add_argument("--out", required=True, help="output folder")
     add_model_arguments(parser)
+    parser.add_argument(
+        "--parser",
+        choices=PHOTO_PARSERS,
+        default="auto",
+        help="landmarks: region masks from 68 face landmarks; model: the model's learned parser; auto (default): "
+        "the learned parser only if the model was trained on real photos",
+    )
+    parser.add_argument("--aligned", action="store_true", help="inputs are already aligned face crops: no detection")
     parser.set_defaults(func=run)
 
 
@@ -47,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     for path, (labels_path, overlay_path) in tqdm(jobs, desc="parsing", unit="image"):
         try:
             rgb = load_image(path).rgb
-            labels = pipe.parse(rgb)[0].astype(np.uint8)
+            labels = _parse_photo(pipe, rgb, path, args)
             save_image_atomic(labels, labels_path)
             save_image_atomic(overlay_labels(rgb, labels), overlay_path)
         except (ValueError, OSError) as error:
@@ -55,3 +65,14 @@ def run(args: argparse.Namespace) -> int:
             tqdm.write(f"error: {error}", file=sys.stderr)
     print(f"Parsed {len(files) - failures} of {len(files)} image(s) into {plan.out_dir}")
     return 2 if failures else 0
+
+
+def _parse_photo(pipe, rgb: np.ndarray, path: Path, args: argparse.Namespace) -> np.ndarray:
+    """The photo's label map at its size; notes go to stderr, errors name the file."""
+    try:
+        result = pipe.parse_photo(rgb, faces="all", parser=args.parser, aligned=args.aligned)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
+    for note in result.notes:
+        tqdm.write(f"note: {path}: {note}", file=sys.stderr)
+    return result.labels

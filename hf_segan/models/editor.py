@@ -357,6 +357,11 @@ class HierarchicalExpressionGenerator(StrictLoadingMixin, ModelMixin, ConfigMixi
             window of that size (fractions of the image side, in (0, 1], rounded to whole bottleneck cells of
             ``ENCODER_STRIDE`` pixels) around its region instead of the whole image; ``None`` (default) decodes
             the whole image.
+        trained_on_real_photos: whether the editor was trained on real photos. Only such a model may repaint a
+            photo's colours: one that saw only synthetic faces (SynthFaces, the default ``False``) learned
+            synthetic textures, so on a photo its colour/attention output must not be used and the edit is
+            geometry alone. The model never reads it; it is a recorded fact about the training data, set by the
+            training script, for whoever applies the model to a photo.
     """
 
     @register_to_config
@@ -377,8 +382,11 @@ class HierarchicalExpressionGenerator(StrictLoadingMixin, ModelMixin, ConfigMixi
         max_displacement: float = 0.0,
         film_conditioning: bool = False,
         local_windows: dict[str, list[float]] | None = None,
+        trained_on_real_photos: bool = False,
     ) -> None:
         super().__init__()
+        if not isinstance(trained_on_real_photos, bool):
+            raise ValueError(f"`trained_on_real_photos` must be True or False, got {trained_on_real_photos!r}.")
         if region_source not in REGION_SOURCES:
             raise ValueError(f"Unknown region_source {region_source!r}; expected one of {REGION_SOURCES}.")
         if stem_kernel_size < 1 or stem_kernel_size % 2 == 0:

@@ -1,0 +1,275 @@
+"""The geometry edit for photos: SynthFaces landmarks, the geometry model and its training, the dense field,
+the mouth interior and the pipeline's geometry-only photo edit."""
+
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import build_tiny_pipeline
+from PIL import Image
+from skimage import data
+
+from hf_segan.constants import FACE_PARSING_CLASSES
+from hf_segan.data.synthfaces import render_face, sample_identity
+from hf_segan.data.synthfaces.landmarks import synthfaces_landmarks
+from hf_segan.data.synthfaces.params import PROTOTYPES, split_identity_ids
+from hf_segan.expressions import expression_condition
+from hf_segan.models.geometry import LandmarkGeometryModel, eye_frame, to_eye_frame
+from hf_segan.mouth_interior import fill_opened_mouth
+from hf_segan.pipeline import SeganPipeline, default_model_path
+from hf_segan.warp_field import eye_distance, face_mask, field_in_photo, landmark_field, warp_photo
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
+LABEL = {name: i for i, name in enumerate(FACE_PARSING_CLASSES)}
+
+
+def _near(labels: np.ndarray, point: np.ndarray, names: tuple[str, ...], radius: float = 1.5) -> bool:
+    """Whether a pixel of one of ``names`` lies within ``radius`` pixels of ``point``."""
+    ys, xs = np.nonzero(np.isin(labels, [LABEL[n] for n in names]))
+    return bool(len(xs) and np.hypot(xs - point[0], ys - point[1]).min() <= radius)
+
+
+def _on_boundary(labels: np.ndarray, point: np.ndarray, names: tuple[str, ...]) -> bool:
+    inside = np.isin(labels, [LABEL[n] for n in names])
+    outside = ~inside
+    ys, xs = np.nonzero(inside)
+    oy, ox = np.nonzero(outside)
+    return bool(
+        np.hypot(xs - point[0], ys - point[1]).min() <= 1.5 and np.hypot(ox - point[0], oy - point[1]).min() <= 1.5
+    )
+
+
+@pytest.mark.parametrize("expression", ["neutral", "happy", "surprise", "anger"])
+def test_synthfaces_landmarks_sit_on_the_rendered_parts(expression):
+    identities = [sample_identity(i) for i in range(12)]
+    identities = [identity for identity in identities if not identity.glasses and not identity.hat][:3]
+    for identity in identities:
+        _, labels = render_face(identity, expression, 1.0, 128)
+        points = synthfaces_landmarks(identity, expression, 1.0, 128)
+        assert points.shape == (68, 2)
+        for i in range(36, 42):
+            assert _on_boundary(labels, points[i], ("l_eye",)), (expression, i)
+        for i in range(42, 48):
+            assert _on_boundary(labels, points[i], ("r_eye",)), (expression, i)
+        for i in (48, 54):  # mouth corners: the ends of the lip bands
+            assert _on_boundary(labels, points[i], ("u_lip", "l_lip", "mouth")), (expression, i)
+        for i in range(0, 17):
+            assert _on_boundary(labels, points[i], ("skin", "nose", "l_eye", "r_eye")), (expression, i)
+        assert labels[tuple(np.round(points[30, ::-1]).astype(int))] == LABEL["nose"]
+        for i, side in ((19, "l_brow"), (24, "r_brow")):
+            assert labels[tuple(np.round(points[i, ::-1]).astype(int))] == LABEL[side]
+
+
+def test_synthfaces_landmarks_follow_the_expression_parameters():
+    identity = sample_identity(3)
+    neutral = synthfaces_landmarks(identity, "neutral", size=200)
+    scale = identity.scale * 200
+    happy = synthfaces_landmarks(identity, "happy", size=200)
+    lift = (neutral[[48, 54], 1] - happy[[48, 54], 1]) / scale
+    assert np.allclose(lift, PROTOTYPES["happy"].mouth_curve, atol=0.004)
+    surprise = synthfaces_landmarks(identity, "surprise", size=200)
+    gap = np.linalg.norm(surprise[66] - surprise[62]) / scale
+    assert gap == pytest.approx(PROTOTYPES["surprise"].mouth_open, abs=0.002)
+    assert np.allclose(surprise[:17], neutral[:17])  # the jaw never moves in SynthFaces
+
+
+def test_geometry_model_save_load_is_exact(tmp_path):
+    model = LandmarkGeometryModel(hidden_dim=16, num_layers=2).eval()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "diffusion_pytorch_model.safetensors").is_file()
+    loaded = LandmarkGeometryModel.from_pretrained(tmp_path).eval()
+    points, condition = torch.randn(3, 68, 2), torch.rand(3, 8)
+    assert torch.equal(model(points, condition), loaded(points, condition))
+    with pytest.raises(ValueError, match="landmarks must be shaped"):
+        model(torch.randn(3, 60, 2), condition)
+
+
+def test_eye_frame_normalisation_ignores_position_size_and_roll():
+    points = torch.from_numpy(synthfaces_landmarks(sample_identity(5)))[None]
+    angle = 0.3
+    rotation = torch.tensor([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], dtype=torch.float64)
+    moved = points @ rotation.T * 2.5 + torch.tensor([40.0, -7.0], dtype=torch.float64)
+    a, b = to_eye_frame(points, eye_frame(points)), to_eye_frame(moved, eye_frame(moved))
+    assert torch.allclose(a, b, atol=1e-9)
+    assert torch.allclose(a[0, 36:42].mean(0), torch.tensor([-0.5, 0.0], dtype=torch.float64), atol=1e-9)
+
+
+def test_training_reduces_the_loss(tmp_path):
+    from train_geometry import main
+
+    out = tmp_path / "run"
+    main(
+        [
+            "--config",
+            str(Path(__file__).resolve().parents[1] / "training/configs/geometry_synthfaces.yaml"),
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "150",
+            "--eval_every",
+            "150",
+            "--checkpoint_every",
+            "150",
+            "--data.num_identities",
+            "30",
+            "--data.pairs_per_identity",
+            "8",
+            "--data.eval_identities",
+            "10",
+            "--model.kwargs",
+            "{hidden_dim: 64, num_layers: 2}",
+        ]
+    )
+    summary = json.loads((out / "training_summary.json").read_text())
+    final = LandmarkGeometryModel.from_pretrained(out / "final")
+    fresh = LandmarkGeometryModel(hidden_dim=64, num_layers=2)
+    from hf_segan.training.geometry_data import landmark_pairs
+
+    pairs = landmark_pairs("validation", 10, 8, seed=1, augment=0.0)
+    with torch.no_grad():
+        before = (fresh(pairs["source"], pairs["condition"]) - pairs["displacement"]).pow(2).mean()
+        after = (final(pairs["source"], pairs["condition"]) - pairs["displacement"]).pow(2).mean()
+    assert after < before / 5
+    assert summary["eval_history"][-1]["eval/mse"] == pytest.approx(float(after), rel=1e-4)
+    assert (out / "checkpoint-150" / "training_state.json").is_file()
+
+
+@pytest.fixture(scope="module")
+def shipped_geometry():
+    return LandmarkGeometryModel.from_pretrained(default_model_path() / "geometry").eval()
+
+
+@pytest.mark.parametrize("expression", ["happy", "sad", "surprise", "anger"])
+def test_shipped_geometry_moves_unseen_faces_to_their_true_targets(shipped_geometry, expression):
+    errors = []
+    for identity_id in split_identity_ids("test", 6):
+        identity = sample_identity(identity_id)
+        source = synthfaces_landmarks(identity, "neutral")
+        truth = synthfaces_landmarks(identity, expression)
+        condition = expression_condition(expression)[None]
+        predicted = shipped_geometry.predict_targets(torch.from_numpy(source)[None], condition)[0].numpy()
+        errors.append(np.linalg.norm(predicted - truth, axis=1).max() / eye_distance(source))
+        if expression == "happy":  # corners up by the true amount (about 0.13 eye distances)
+            lift = (source[[48, 54], 1] - predicted[[48, 54], 1]) / eye_distance(source)
+            true_lift = (source[[48, 54], 1] - truth[[48, 54], 1]) / eye_distance(source)
+            assert np.all(lift > 0.1) and np.allclose(lift, true_lift, atol=0.02)
+    assert max(errors) < 0.04
+
+
+def _face_points(size: int = 128) -> np.ndarray:
+    return synthfaces_landmarks(sample_identity(1), "neutral", size=size)
+
+
+def test_field_is_zero_outside_the_face_and_carries_the_mouth_corners():
+    points = _face_points()
+    target = points.copy()
+    target[[48, 54, 60, 64], 1] -= 3.0  # both mouth corners (outer and inner contour) up by 3 pixels
+    limit = face_mask(points, 128)
+    field = landmark_field(points, target, 128, limit=limit)
+    assert not field.field[limit == 0].any()
+    assert field.moving.any() and field.moving.sum() < (limit > 0).sum()
+    # a ramp image encodes each pixel's own position (2 grey levels per pixel); after the warp, the pixel at each
+    # corner's target must hold the value from 3 pixels below it: the corner's source
+    ys, xs = np.mgrid[0:128, 0:128]
+    image = np.stack([xs * 2, ys * 2, np.zeros_like(xs)], -1).astype(np.uint8)
+    identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    box, displacement = field_in_photo(field, identity, identity, image.shape[:2])
+    warped, changed = warp_photo(image, box, displacement)
+    assert np.array_equal(warped[~changed], image[~changed])
+    for i in (48, 54):
+        x, y = np.round(target[i]).astype(int)
+        came_from = warped[y, x, :2] / 2.0
+        assert abs(came_from[0] - x) < 0.4 and abs(came_from[1] - y - 3.0) < 0.4, (i, came_from, (x, y))
+    far = np.round(points[8] + [0, 10]).astype(int)  # below the chin
+    assert not changed[far[1], far[0]]
+
+
+def test_no_move_means_no_field():
+    points = _face_points()
+    assert not landmark_field(points, points.copy(), 128).moving.any()
+
+
+def test_an_opening_mouth_is_filled_with_the_faces_own_dark_lip_colours():
+    rng = np.random.default_rng(0)
+    points = _face_points(256)
+    photo = rng.integers(120, 200, (256, 256, 3), dtype=np.uint8)
+    cv2.polylines(photo, [np.round(points[60:68]).astype(np.int32)], True, (40, 10, 20), 2)
+    target = points.copy()
+    target[[61, 62, 63], 1] -= 6
+    target[[65, 66, 67], 1] += 6
+    result, painted = fill_opened_mouth(photo, photo, points, target)
+    assert painted.any()
+    inner = np.zeros((256, 256), np.uint8)
+    cv2.fillPoly(inner, [np.round(target[60:68]).astype(np.int32)], 1)
+    assert not painted[cv2.dilate(inner, np.ones((5, 5), np.uint8)) == 0].any()
+    assert np.array_equal(result[~painted], photo[~painted])
+    low, high = photo.reshape(-1, 3).min(0), photo.reshape(-1, 3).max(0)
+    assert np.all(result >= low) and np.all(result <= high)
+    centre = np.round(target[[62, 66]].mean(0)).astype(int)
+    assert result[centre[1], centre[0]].astype(int).sum() < 150  # dark, from the lip line
+    closing = target.copy()
+    closing[60:68] = points[60:68]
+    same, nothing = fill_opened_mouth(photo, photo, target, closing)
+    assert not nothing.any() and np.array_equal(same, photo)
+
+
+@pytest.fixture(scope="module")
+def geometry_pipe(shipped_geometry):
+    pipe = build_tiny_pipeline()
+    return SeganPipeline(parser=pipe.parser, editor=pipe.editor, geometry=shipped_geometry, resolution=64)
+
+
+@pytest.fixture(scope="module")
+def portrait(tmp_path_factory):
+    path = tmp_path_factory.mktemp("photo") / "astronaut.png"
+    Image.fromarray(cv2.resize(data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)).save(path)
+    return path
+
+
+def test_edit_photo_moves_only_the_face_and_adds_no_colour(geometry_pipe, portrait, monkeypatch):
+    original = np.asarray(Image.open(portrait))
+    monkeypatch.setattr(geometry_pipe.editor, "forward", lambda *a, **k: pytest.fail("editor repainted a photo"))
+    result = geometry_pipe.edit_photo(portrait, "surprise")
+    edited = np.asarray(result.image)
+    changed = np.any(edited != original, axis=-1)
+    assert changed.sum() > 200
+    face = result.faces[0]
+    ys, xs = np.nonzero(changed)
+    pad = 0.35 * face.width
+    assert xs.min() >= face.x - pad and xs.max() <= face.x + face.width + pad
+    assert ys.min() >= face.y - pad and ys.max() <= face.y + face.height + pad
+    region = original[max(0, int(face.y - pad)) : int(face.y + face.height + pad), int(face.x - pad) :][
+        :, : int(face.width + 2 * pad)
+    ]
+    low, high = region.reshape(-1, 3).min(0), region.reshape(-1, 3).max(0)
+    assert np.all(edited[changed] >= low) and np.all(edited[changed] <= high)
+    assert any("Geometry-only" in note for note in result.notes)
+    still = geometry_pipe.edit_photo(portrait, "surprise", intensity=0.0)
+    assert np.array_equal(np.asarray(still.image), original)
+
+
+def test_edit_photo_regions_restrict_what_moves(geometry_pipe, portrait):
+    original = np.asarray(Image.open(portrait)).astype(int)
+    mouth = np.any(np.asarray(geometry_pipe.edit_photo(portrait, "happy", regions=["mouth"]).image) != original, -1)
+    eyes = np.any(np.asarray(geometry_pipe.edit_photo(portrait, "happy", regions=["eyes"]).image) != original, -1)
+    assert mouth.any() and eyes.any()
+    assert np.nonzero(mouth)[0].mean() > np.nonzero(eyes)[0].mean() + 20  # the mouth edit lies below the eyes'
+    with pytest.raises(ValueError, match="Unknown regions"):
+        geometry_pipe.edit_photo(portrait, "happy", regions=["ears"])
+
+
+def test_pipeline_with_geometry_saves_and_loads_and_old_folders_still_load(geometry_pipe, tmp_path):
+    geometry_pipe.save_pretrained(tmp_path / "new")
+    index = json.loads((tmp_path / "new" / "model_index.json").read_text())
+    assert index["geometry"] == ["hf_segan.models.geometry", "LandmarkGeometryModel"]
+    loaded = SeganPipeline.from_pretrained(tmp_path / "new")
+    for (key, a), (_, b) in zip(
+        geometry_pipe.geometry.state_dict().items(), loaded.geometry.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), key
+    build_tiny_pipeline().save_pretrained(tmp_path / "old")
+    assert SeganPipeline.from_pretrained(tmp_path / "old").geometry is None
