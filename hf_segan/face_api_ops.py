@@ -35,10 +35,14 @@ def resize_bilinear_tf(image: np.ndarray, height: int, width: int) -> np.ndarray
     row_low, row_high, row_frac = taps(height, in_h)
     col_low, col_high, col_frac = taps(width, in_w)
     col_frac = col_frac[None, :, None]
-    top_rows = image[row_low].astype(np.float64)
-    bottom_rows = image[row_high].astype(np.float64)
-    top = top_rows[:, col_low] + (top_rows[:, col_high] - top_rows[:, col_low]) * col_frac
-    bottom = bottom_rows[:, col_low] + (bottom_rows[:, col_high] - bottom_rows[:, col_low]) * col_frac
+
+    def taken(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return image[np.ix_(rows, cols)].astype(np.float64)
+
+    top_left, top_right = taken(row_low, col_low), taken(row_low, col_high)
+    bottom_left, bottom_right = taken(row_high, col_low), taken(row_high, col_high)
+    top = top_left + (top_right - top_left) * col_frac
+    bottom = bottom_left + (bottom_right - bottom_left) * col_frac
     return (top + (bottom - top) * row_frac[:, None, None]).astype(np.float32)
 
 
