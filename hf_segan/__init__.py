@@ -27,6 +27,7 @@ _EXPORTS = {
     "HierarchicalExpressionGenerator": "models.editor",
     "TinyFaceDetector": "models.face_detector",
     "FaceLandmark68Net": "models.face_landmarks",
+    "LandmarkGeometryModel": "models.geometry",
     "FaceParserOutput": "models.parsing",
     "UNetFaceParser": "models.unet",
     "PhotoEditResult": "pipeline",
@@ -49,6 +50,7 @@ __all__ = [
     "FaceLandmark68Net",
     "FaceParserOutput",
     "HierarchicalExpressionGenerator",
+    "LandmarkGeometryModel",
     "PhotoEditResult",
     "SeganPipeline",
     "SeganPipelineOutput",
@@ -68,6 +70,7 @@ if TYPE_CHECKING:
     from .models.editor import ExpressionEditOutput, HierarchicalExpressionGenerator
     from .models.face_detector import TinyFaceDetector
     from .models.face_landmarks import FaceLandmark68Net
+    from .models.geometry import LandmarkGeometryModel
     from .models.parsing import FaceParserOutput
     from .models.unet import UNetFaceParser
     from .pipeline import PhotoEditResult, SeganPipeline, SeganPipelineOutput, default_model_path

@@ -359,24 +359,24 @@ HAAR_FALLBACK_NOTE = "no landmarks found; aligned from a Haar box, edits may be 
 FACE_CHOICES = ("largest", "all")
 
 
-#: Input sides of face-api's detector: its default, and twice that for the small faces of a large group photo (at
-#: the default, a face narrower than about a tenth of the photo's longer side is missed).
-DETECTOR_INPUT_SIZES = (416, 832)
+#: Factor on face-api's detector input side (416) for a second pass over a large photo, for the small faces of a
+#: group photo (at the default side, a face narrower than about a tenth of the photo's longer side is missed).
+SMALL_FACE_PASS_SCALE = 2
 
 
 def _detect_landmark_faces(rgb: np.ndarray, faces: str, min_score: float) -> list[FaceLandmarks]:
-    """Faces with landmarks, largest first. The detector runs at its default input size, and again at the larger
-    one where all faces are wanted or none was found, on photos at least that large (the first pass shrank them by
-    2x or more; upsampling a smaller photo only adds false detections); boxes found twice are merged by the
-    detector's own non-maximum suppression."""
+    """Faces with landmarks, largest first. The detector runs at its default input side, and again at
+    :data:`SMALL_FACE_PASS_SCALE` times that where all faces are wanted or none was found, on photos at least that
+    large (the first pass shrank them by that factor or more; upsampling a smaller photo only adds false
+    detections); boxes found twice are merged by the detector's own non-maximum suppression."""
     module = _landmarks_module()
-    small, large = DETECTOR_INPUT_SIZES
-    found = module.detect_face_boxes(rgb, min_score, small)
+    detector_config = module.load_face_api_models()[0].config
+    large = SMALL_FACE_PASS_SCALE * detector_config.input_size
+    found = module.detect_face_boxes(rgb, min_score)
     if (faces == "all" or not found) and max(rgb.shape[:2]) >= large:
         found += module.detect_face_boxes(rgb, min_score, large)
         boxes, scores = np.array([box for box, _ in found]), np.array([score for _, score in found])
-        threshold = module.load_face_api_models()[0].config.iou_threshold
-        found = [found[index] for index in non_max_suppression(boxes, scores, threshold)] if found else []
+        found = [found[i] for i in non_max_suppression(boxes, scores, detector_config.iou_threshold)] if found else []
     found = sorted(found, key=lambda item: item[0][2] * item[0][3], reverse=True)[: 1 if faces == "largest" else None]
     return [module.FaceLandmarks(box, score, module.landmarks_in_box(rgb, box)) for box, score in found]
 
@@ -386,8 +386,10 @@ def find_faces(
 ) -> tuple[list[AlignedFace], list[str]]:
     """The face(s) of a photo aligned onto the canonical template, largest first, and notes for the user.
 
-    Faces are found with their 68 landmarks (:func:`hf_segan.landmarks.detect_landmarks`, detector confidence
-    above ``min_score``) and aligned with :func:`align_face_from_landmarks`. Only when no face has landmarks are
+    Faces are found by face-api's detector (:func:`hf_segan.landmarks.detect_face_boxes`, confidence above
+    ``min_score``; see :data:`SMALL_FACE_PASS_SCALE`), get their 68 landmarks from its landmark net
+    (:func:`hf_segan.landmarks.landmarks_in_box`) and are aligned with :func:`align_face_from_landmarks`. Only when
+    no face has landmarks are
     the Haar cascades tried (:func:`detect_faces`, :func:`align_face`); those faces have no ``landmarks`` and the
     notes say so (:data:`HAAR_FALLBACK_NOTE`). No face at all gives an empty list: the caller knows the photo's
     name for the error.

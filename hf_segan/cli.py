@@ -10,6 +10,7 @@ import sys
 COMMAND_MODULES = (
     "prepare_dataset",
     "convert_bisenet",
+    "convert_face_api",
     "synth",
     "edit",
     "parse",

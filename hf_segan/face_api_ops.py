@@ -36,11 +36,11 @@ def resize_bilinear_tf(image: np.ndarray, height: int, width: int) -> np.ndarray
     col_low, col_high, col_frac = taps(width, in_w)
     col_frac = col_frac[None, :, None]
 
-    def taken(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    def corner(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         return image[np.ix_(rows, cols)].astype(np.float64)
 
-    top_left, top_right = taken(row_low, col_low), taken(row_low, col_high)
-    bottom_left, bottom_right = taken(row_high, col_low), taken(row_high, col_high)
+    top_left, top_right = corner(row_low, col_low), corner(row_low, col_high)
+    bottom_left, bottom_right = corner(row_high, col_low), corner(row_high, col_high)
     top = top_left + (top_right - top_left) * col_frac
     bottom = bottom_left + (bottom_right - bottom_left) * col_frac
     return (top + (bottom - top) * row_frac[:, None, None]).astype(np.float32)

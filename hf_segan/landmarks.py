@@ -4,9 +4,10 @@
 :func:`landmarks_in_box` runs the landmark net on a box that is already known (e.g. the same face after an edit).
 Both follow face-api's pipeline step by step (see :mod:`hf_segan.face_api_ops`), so on photos up to
 ``PRESHRINK_FACTOR`` times the networks' input size they give face-api's numbers. Larger photos and face boxes are
-first shrunk with area averaging to that size (face-api's plain bilinear resize would skip most pixels), so a
-12-megapixel photo costs about what a small one does. Boxes that reach past the photo border are filled with
-zeros (black) outside it instead of being clipped, so the face stays centred in the landmark net's input.
+first shrunk with area averaging by an integer factor to at most that size (face-api's plain bilinear resize
+would skip most pixels), so a 12-megapixel photo costs about what a small one does. Boxes that reach past the
+photo border are filled with zeros (black) outside it instead of being clipped, so the face stays centred in the
+landmark net's input.
 
 Landmark order is iBUG-300W's, with left and right as seen in the image (image-left is the subject's right):
 
@@ -100,14 +101,20 @@ def load_face_api_models() -> tuple[TinyFaceDetector, FaceLandmark68Net]:
         return _models
 
 
-def _shrink(image: np.ndarray, max_side: int) -> np.ndarray:
-    """Area-average ``image`` down so its longer side is at most ``max_side`` (unchanged if it already is)."""
+def _shrink(image: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
+    """Box-average ``image`` by the smallest integer factor that brings its longer side to at most ``max_side``.
+
+    Returns the image and the factor (1: unchanged). An integer factor lets OpenCV take its exact, several times
+    faster integer-factor area path; the last ``side % factor`` rows and columns (fewer than ``factor``) are left
+    out for it, so small pixel ``i`` covers exactly photo pixels ``i * factor`` to ``(i + 1) * factor - 1``.
+    """
     height, width = image.shape[:2]
-    if max(height, width) <= max_side:
-        return image
-    scale = max_side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    factor = -(-max(height, width) // max_side)
+    if factor <= 1:
+        return image, 1
+    used_h, used_w = max(height - height % factor, factor), max(width - width % factor, factor)
+    small = cv2.resize(image[:used_h, :used_w], (used_w // factor, used_h // factor), interpolation=cv2.INTER_AREA)
+    return small, factor
 
 
 def _network_input(square: np.ndarray, size: int) -> torch.Tensor:
@@ -116,21 +123,24 @@ def _network_input(square: np.ndarray, size: int) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))[None]
 
 
-def detect_face_boxes(rgb: np.ndarray, min_score: float = 0.5, input_size: int = 416) -> list[tuple[Box, float]]:
+def detect_face_boxes(
+    rgb: np.ndarray, min_score: float = 0.5, input_size: int | None = None
+) -> list[tuple[Box, float]]:
     """Face boxes (x, y, width, height in photo pixels) and scores, best score first, as face-api's detector.
 
-    ``input_size`` is the detector's square input (a multiple of 32; face-api uses 416 by default, larger finds
-    smaller faces at more cost).
+    ``input_size`` is the detector's square input (a multiple of 32; None: the model's, face-api's default 416;
+    larger finds smaller faces at more cost).
     """
     check_rgb(rgb, "rgb")
     if not 0.0 <= min_score < 1.0:
         raise ValueError(f"min_score must be in [0, 1), got {min_score}.")
+    detector, _ = load_face_api_models()
+    input_size = detector.config.input_size if input_size is None else input_size
     if input_size < 32 or input_size % 32:
         raise ValueError(f"input_size must be a positive multiple of 32, got {input_size}.")
-    detector, _ = load_face_api_models()
-    height, width = rgb.shape[:2]
-    work = _shrink(rgb, PRESHRINK_FACTOR * input_size)
+    work, factor = _shrink(rgb, PRESHRINK_FACTOR * input_size)
     work_h, work_w = work.shape[:2]
+    width, height = work_w * factor, work_h * factor  # the photo pixels the detector saw
     square, _ = pad_to_square(work, centered=False)
     scale = input_size / max(work_h, work_w)
     content = (js_round(work_w * scale) / input_size, js_round(work_h * scale) / input_size)
@@ -164,35 +174,26 @@ def _crop_box(rgb: np.ndarray, box: Box) -> tuple[np.ndarray, int, int]:
     return crop, x0, y0
 
 
-def _landmarks_in_boxes(rgb: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
+def _landmarks_in_crop(rgb: np.ndarray, box: Box) -> np.ndarray:
+    """One face's landmarks in photo pixels: crop, pad to a square, resize, run the net, map back (face-api's steps).
+
+    Faces run one at a time (not batched) so a box gives bit-identical points however many faces share the photo.
+    """
     _, landmark_net = load_face_api_models()
     size = landmark_net.config.input_size
-    inputs, placements = [], []
-    for box in boxes:
-        crop, x0, y0 = _crop_box(rgb, box)
-        crop_h, crop_w = crop.shape[:2]
-        small = _shrink(crop, PRESHRINK_FACTOR * size)
-        square, _ = pad_to_square(small, centered=True)
-        inputs.append(_network_input(square, size))
-        placements.append((small.shape[1], small.shape[0], crop_w, crop_h, x0, y0))
-    if not inputs:
-        return []
+    crop, x0, y0 = _crop_box(rgb, box)
+    small, factor = _shrink(crop, PRESHRINK_FACTOR * size)
+    small_h, small_w = small.shape[:2]
+    square, _ = pad_to_square(small, centered=True)
     with torch.inference_mode():
-        outputs = landmark_net(torch.cat(inputs)).double().numpy()
-    points = []
-    for relative, (small_w, small_h, crop_w, crop_h, x0, y0) in zip(outputs, placements, strict=True):
-        # face-api's FaceLandmark68NetBase.postProcess: undo the centred padding in the scaled crop.
-        scale = size / max(small_w, small_h)
-        scaled_w, scaled_h = small_w * scale, small_h * scale
-        pad = np.array(
-            [
-                abs(scaled_w - scaled_h) / 2 if scaled_w < scaled_h else 0.0,
-                abs(scaled_w - scaled_h) / 2 if scaled_h < scaled_w else 0.0,
-            ]
-        )
-        in_crop = (relative * size - pad) / (scaled_w, scaled_h)
-        points.append(in_crop * (crop_w, crop_h) + (x0, y0))
-    return points
+        relative = landmark_net(_network_input(square, size))[0].double().numpy()
+    # face-api's FaceLandmark68NetBase.postProcess: undo the centred padding in the crop scaled to the input size.
+    scale = size / max(small_w, small_h)
+    scaled_w, scaled_h = small_w * scale, small_h * scale
+    pad_x = abs(scaled_w - scaled_h) / 2 if scaled_w < scaled_h else 0.0
+    pad_y = abs(scaled_w - scaled_h) / 2 if scaled_h < scaled_w else 0.0
+    in_crop = (relative * size - (pad_x, pad_y)) / (scaled_w, scaled_h)
+    return in_crop * (small_w * factor, small_h * factor) + (x0, y0)
 
 
 def landmarks_in_box(rgb: np.ndarray, box: Box) -> np.ndarray:
@@ -201,7 +202,7 @@ def landmarks_in_box(rgb: np.ndarray, box: Box) -> np.ndarray:
     For measuring a face whose box is already known, e.g. the same face after an edit.
     """
     check_rgb(rgb, "rgb")
-    return _landmarks_in_boxes(rgb, [box])[0]
+    return _landmarks_in_crop(rgb, box)
 
 
 def detect_landmarks(rgb: np.ndarray, min_score: float = 0.5, max_faces: int | None = None) -> list[FaceLandmarks]:
@@ -217,5 +218,4 @@ def detect_landmarks(rgb: np.ndarray, min_score: float = 0.5, max_faces: int | N
         raise ValueError(f"max_faces must be a positive integer or None, got {max_faces!r}.")
     found = sorted(detect_face_boxes(rgb, min_score), key=lambda item: item[0][2] * item[0][3], reverse=True)
     found = found[:max_faces] if max_faces is not None else found
-    points = _landmarks_in_boxes(rgb, [box for box, _ in found])
-    return [FaceLandmarks(box=box, score=score, points=pts) for (box, score), pts in zip(found, points, strict=True)]
+    return [FaceLandmarks(box=box, score=score, points=_landmarks_in_crop(rgb, box)) for box, score in found]

@@ -162,6 +162,8 @@ def build_model_card(
     training_details: dict[str, Any] | None = None,
     repo_id: str | None = None,
     date: str | None = None,
+    geometry: dict[str, Any] | None = None,
+    trained_on_real_photos: bool = False,
 ) -> ModelCard:
     """A filled model card.
 
@@ -169,7 +171,8 @@ def build_model_card(
     ids for the metadata. ``training_details`` are short facts listed under *Training* (region source, number of
     processes, ...); ``training_config`` is rendered in full as YAML. ``repo_id`` is the id in the usage snippet
     (default ``model_name``); ``date`` is when training finished (ISO date; default today in UTC, since cards
-    are normally written at the end of training).
+    are normally written at the end of training). ``geometry`` describes the pipeline's geometry component for the
+    "Real photos" section (:func:`geometry_card_kwargs`); ``trained_on_real_photos`` is the editor's config value.
     """
     if evaluation is not None:
         check_evaluation(evaluation)
@@ -201,6 +204,8 @@ def build_model_card(
         evaluation_table=results_table(evaluation["rows"]) if evaluation is not None else None,
         limitations=dataset_limitations(trained_on, datasets),
         notes=notes,
+        geometry=geometry,
+        trained_on_real_photos=trained_on_real_photos,
     )
 
 
@@ -271,6 +276,23 @@ def evaluation_from_summary(summary: Mapping[str, Any], model_name: str) -> dict
     if split:
         dataset["split"] = str(split)
     return {"dataset": dataset, "rows": [{"model": model_name, "metrics": numbers}]}
+
+
+def geometry_card_kwargs(summary: Mapping[str, Any], scale: float = 1.0) -> dict[str, Any]:
+    """The "Real photos" facts of a geometry component from ``train_geometry.py``'s training summary."""
+    config = summary.get("config") if isinstance(summary.get("config"), Mapping) else {}
+    data = config.get("data") if isinstance(config.get("data"), Mapping) else {}
+    history = summary.get("eval_history") or []
+    identities, pairs = data.get("num_identities"), data.get("pairs_per_identity")
+    trained_on = "SynthFaces' exact landmarks"
+    if identities and pairs:
+        trained_on += f" ({identities} identities x {pairs} expression pairs)"
+    return {
+        "trained_on": trained_on,
+        "steps": summary.get("steps", "an unrecorded number of"),
+        "point_error": history[-1].get("eval/point_error") if history else None,
+        "scale": scale,
+    }
 
 
 def load_json(path: str | os.PathLike) -> dict[str, Any]:

@@ -64,7 +64,8 @@ OUTPUT_TYPES = ("pil", "np", "pt")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 DEFAULT_MODEL_NOTICE = (
     "Using the bundled default model: a small SeganPipeline trained only on SynthFaces procedural faces, not on "
-    "real photos; expect cartoon-level edits. Pass --model / from_pretrained(PATH_OR_ID) for a real model."
+    "real photos; on photos it only moves the face's own pixels (geometry), on SynthFaces crops it edits like a "
+    "cartoon. Pass --model / from_pretrained(PATH_OR_ID) for a real model."
 )
 
 

@@ -315,6 +315,23 @@ def test_real_faces_align_with_the_eyes_within_2_px_of_the_template(name, flip, 
     assert abs(np.degrees(np.arctan2(ry - ly, rx - lx))) < 2.0
 
 
+@pytest.mark.parametrize("cut", ["left", "top"])
+def test_a_real_face_cut_by_the_photo_border_aligns(cut):
+    # The astronaut's face spans about x 175-275, y 65-165: cut through it, so the crop reaches past the photo.
+    photo = data.astronaut()[:, 190:] if cut == "left" else data.astronaut()[75:]
+    aligned, notes = find_faces(photo, size=128)
+    assert notes == [] and len(aligned) == 1
+    fitted = np.linalg.norm(alignment_points(aligned[0].landmarks)[:2] - landmark_template(128)[:2], axis=1)
+    assert fitted.max() < 2.0
+    assert _eye_error_measured_again(photo, _as_landmark_face(aligned[0])) < 2.0
+
+
+def _as_landmark_face(face: AlignedFace) -> FaceLandmarks:
+    """The photo-space landmarks of an aligned face, as the detector reported them."""
+    points = face.landmarks @ face.inverse[:, :2].T + face.inverse[:, 2]
+    return FaceLandmarks(box=(face.box.x, face.box.y, face.box.width, face.box.height), score=1.0, points=points)
+
+
 def test_every_face_of_a_group_photo_is_aligned_largest_first():
     astronaut, grace = data.astronaut(), _grace_hopper()
     photo = np.full((600, 1400, 3), 120, dtype=np.uint8)

@@ -24,12 +24,14 @@ def cli(*args):
 def test_bundled_model_is_a_small_safetensors_pipeline_with_a_card():
     folder = default_model_path()
     weights = list(folder.rglob("*.safetensors"))
-    assert len(weights) == 2 and not list(folder.rglob("*.bin"))
+    assert len(weights) == 3 and not list(folder.rglob("*.bin"))  # parser, editor, geometry
     assert sum(p.stat().st_size for p in weights) < 10_000_000
     card = (folder / "README.md").read_text()
     assert "library_name: hf_segan" in card and "SynthFaces" in card
     pipe = SeganPipeline.from_pretrained(folder)
     assert pipe.config.resolution == 64 and pipe.editor.config.region_source == "semantic"
+    assert pipe.geometry is not None and not pipe.editor.config.get("trained_on_real_photos", False)
+    assert "## Real photos" in card and "never repaints a photo" in card
 
 
 def test_readme_main_job_edits_the_bundled_examples(tmp_path):

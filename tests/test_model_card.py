@@ -185,3 +185,18 @@ def test_generate_script_survives_a_sparse_summary_or_none(tmp_path, capsys):
     assert _generate_in_process(bare) == 0
     assert "No training_summary.json found" in capsys.readouterr().err
     assert "Training finished: not recorded" in (bare / "README.md").read_text()
+
+
+def test_card_says_how_photos_are_edited():
+    from hf_segan.model_card import geometry_card_kwargs
+
+    summary = {"steps": 30, "config": {"data": {"num_identities": 4, "pairs_per_identity": 2}},
+               "eval_history": [{"eval/point_error": 0.0123}]}  # fmt: skip
+    geometry = geometry_card_kwargs(summary, scale=0.8)
+    card = build_model_card(model_name="m", trained_on="SynthFaces", geometry=geometry).text
+    assert "4 identities x 2 expression pairs" in card and "0.0123 eye distances" in card
+    assert "`geometry_scale` = 0.8" in card and "never repaints a photo" in card
+    plain = build_model_card(model_name="m", trained_on="SynthFaces").text
+    assert "no geometry component" in plain and "synthetic texture" in plain
+    real = build_model_card(model_name="m", trained_on="photos", trained_on_real_photos=True).text
+    assert "no geometry component" in real and "synthetic texture" not in real

@@ -1,6 +1,8 @@
 """Parsing whole photos: faces aligned and parsed on their crops, labels mapped back onto the photo
 (``SeganPipeline.parse_photo`` and ``hf-segan parse PHOTO``)."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from conftest import build_tiny_pipeline
@@ -74,6 +76,15 @@ def test_without_landmarks_auto_falls_back_to_the_model_with_notes_and_landmarks
     assert result.notes[0] == HAAR_FALLBACK_NOTE and "parsed by the model's parser" in result.notes[1]
     with pytest.raises(ValueError, match="parser 'landmarks' needs face landmarks"):
         pipe.parse_photo(data.astronaut(), parser="landmarks")
+
+
+def test_threads_get_what_a_sequential_run_gets(pipe):
+    photos = [data.astronaut(), data.astronaut()[:, ::-1].copy(), data.astronaut()[40:, 30:].copy()]
+    sequential = [pipe.parse_photo(photo).labels for photo in photos]
+    with ThreadPoolExecutor(3) as pool:
+        threaded = list(pool.map(lambda photo: pipe.parse_photo(photo).labels, photos))
+    for expected, got in zip(sequential, threaded, strict=True):
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_bad_requests_are_refused(pipe):

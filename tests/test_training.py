@@ -446,3 +446,10 @@ def test_training_stream_resumes_mid_epoch_with_the_same_batches():
     for expected in straight[4:]:
         got = next(restarted)
         assert torch.equal(got["index"], expected["index"]) and torch.equal(got["mask"], expected["mask"])
+
+
+def test_segan_records_whether_the_editor_saw_real_photos(tmp_path):
+    synthetic, _ = _tiny_trainer_and_batch(tmp_path / "synthetic")
+    photos, _ = _tiny_trainer_and_batch(tmp_path / "photos", "--data.dataset", "someone/face-photos")
+    assert synthetic.unwrap(synthetic.editor).config.trained_on_real_photos is False
+    assert photos.unwrap(photos.editor).config.trained_on_real_photos is True

@@ -6,6 +6,7 @@ from .discriminator import ExpressionDiscriminator
 from .editor import HierarchicalExpressionGenerator
 from .face_detector import TinyFaceDetector
 from .face_landmarks import FaceLandmark68Net
+from .geometry import LandmarkGeometryModel
 from .unet import UNetFaceParser
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "ExpressionDiscriminator",
     "FaceLandmark68Net",
     "HierarchicalExpressionGenerator",
+    "LandmarkGeometryModel",
     "TinyFaceDetector",
     "UNetFaceParser",
 ]

@@ -17,6 +17,8 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
+from .validation import check_image
+
 #: face-api's leaky ReLU slope (``tinyYolov2/leaky.ts``).
 LEAKY_SLOPE = 0.1
 
@@ -86,7 +88,14 @@ class TinyFaceDetector(ModelMixin, ConfigMixin):
         self.register_buffer("mean", torch.tensor(mean_rgb, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) float RGB in [0, 255] -> (B, G, G, anchors, 5) raw ``(tx, ty, tw, th, objectness)``."""
+        """(B, 3, S, S) float RGB in [0, 255] -> (B, G, G, anchors, 5) raw ``(tx, ty, tw, th, objectness)``.
+
+        ``S`` is a multiple of 32 (``G = S / 32``); face-api runs at ``config.input_size``.
+        """
+        check_image(pixels, "pixels", value_range=(0.0, 255.0))
+        height, width = pixels.shape[-2:]
+        if height != width or height < 32 or height % 32:
+            raise ValueError(f"`pixels` must be square with a side that is a multiple of 32, got {height}x{width}.")
         x = (pixels - self.mean) / 255.0
         x = F.leaky_relu(self.conv0(x), LEAKY_SLOPE)
         for layer in self.separable:

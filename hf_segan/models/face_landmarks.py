@@ -18,6 +18,7 @@ from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from .face_detector import SeparableConv
+from .validation import check_image
 
 #: TensorFlow "same" padding (left, right, top, bottom) of a 3x3 convolution on an even-sized input.
 _SAME_STRIDE_1 = (1, 1, 1, 1)
@@ -76,7 +77,12 @@ class FaceLandmark68Net(ModelMixin, ConfigMixin):
         self.register_buffer("mean", torch.tensor(mean_rgb, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) float RGB in [0, 255] -> (B, num_points, 2) (x, y) as fractions of the input side."""
+        """(B, 3, S, S) float RGB in [0, 255], S = ``config.input_size`` -> (B, num_points, 2) (x, y) as fractions
+        of the input side."""
+        check_image(pixels, "pixels", value_range=(0.0, 255.0))
+        size = self.config.input_size
+        if tuple(pixels.shape[-2:]) != (size, size):
+            raise ValueError(f"`pixels` must be {size}x{size}, got {pixels.shape[-2]}x{pixels.shape[-1]}.")
         x = (pixels - self.mean) / 255.0
         for block in self.blocks:
             x = block(x)

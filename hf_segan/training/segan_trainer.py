@@ -115,7 +115,10 @@ class SeganTrainer:
                 ) from error
         else:
             parser = parser_class(**model_config.parser)
-        editor = HierarchicalExpressionGenerator(region_source=config.region_source, **model_config.editor)
+        real_photos = {"trained_on_real_photos": config.data.dataset != "synthfaces"}
+        editor = HierarchicalExpressionGenerator(
+            region_source=config.region_source, **{**model_config.editor, **real_photos}
+        )
         critic = ExpressionDiscriminator(**model_config.discriminator)
         editor_opt = make_optimizer(editor.parameters(), config.optim_editor)
         critic_opt = make_optimizer(critic.parameters(), config.optim_critic)

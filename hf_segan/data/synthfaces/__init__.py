@@ -7,6 +7,7 @@ are scored against ground truth.
 
 from .contact_sheet import make_contact_sheet
 from .dataset import load_synthfaces, synthfaces_features, write_imagefolder
+from .landmarks import synthfaces_landmarks
 from .params import (
     PROTOTYPES,
     SPLITS,
@@ -30,5 +31,6 @@ __all__ = [
     "sample_identity",
     "split_identity_ids",
     "synthfaces_features",
+    "synthfaces_landmarks",
     "write_imagefolder",
 ]
