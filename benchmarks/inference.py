@@ -1,13 +1,16 @@
 """Inference speed of the full pipeline, each model, and the fast paths, next to a GANimation-size baseline measured
 in the same run.
 
-    python benchmarks/inference.py [--threads 2] [--repeats 5] [--compile] [--out benchmarks/results/inference.json]
+    python benchmarks/inference.py [--threads 2] [--repeats 5] [--compile] [--int8] [--out FILE.json]
 
 Rows: parser + editor at 128 and 256 px (batch 1 and 16), the parser alone at 512 px, the editor alone, the
 GANimation-size global generator (64 base channels, 6 residual blocks, 7x7 stems, ``region_source="none"``), and at
 128 px the fast paths of the same models: ``SeganPipeline.enable_fast_path`` in bf16 and in fp32
-(:mod:`hf_segan.fast_path`), the graph exported by ``hf-segan export-onnx`` run by ONNX Runtime (fp32), and with
-``--compile`` the fast path with both models ``torch.compile``d (inductor; its compile time is not timed).
+(:mod:`hf_segan.fast_path`), the graph exported by ``hf-segan export-onnx`` run by ONNX Runtime (fp32), with
+``--int8`` the same graph with its parser's convolutions in int8 (:func:`int8_parser_graph`; measured, not offered
+by the library: see docs/performance.md "CPUs without bf16"), and with ``--compile`` the fast path with both
+models ``torch.compile``d (inductor; its compile time is not timed). The script also prints which precision
+``enable_fast_path()`` picks on this CPU and why (its flags).
 ``fast vs eager`` is a fast path's speed-up over eager fp32 PyTorch of the same models in the same run; every
 pipeline row runs the same parse-then-edit code as ``SeganPipeline.__call__`` on model-ready tensors.
 
@@ -40,6 +43,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from hf_segan.export import OnnxEditor, export_onnx
+from hf_segan.fast_path import fast_path_choice
 from hf_segan.models.bisenet import BiSeNetFaceParser
 from hf_segan.models.editor import HierarchicalExpressionGenerator
 from hf_segan.pipeline import SeganPipeline
@@ -115,11 +119,58 @@ def parse_and_edit(pipe: SeganPipeline, images: torch.Tensor, condition: torch.T
     return pipe.editor(images, probs.to(dtype), condition.to(dtype)).images.float()
 
 
+def int8_parser_graph(pipe: SeganPipeline, fp32_path: Path, faces: int = 16) -> Path:
+    """The exported graph with the parser's convolutions in int8 (ONNX Runtime static quantisation, QDQ, per
+    channel, 7-bit range: on CPUs without VNNI the 8-bit products saturate), calibrated on SynthFaces faces; the
+    editor stays fp32 (int8 editors broke the accuracy bound, docs/performance.md "CPUs without bf16")."""
+    import numpy as np
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from hf_segan.data.synthfaces import load_synthfaces
+
+    size, count = pipe.config.resolution, pipe.editor.config.num_expressions
+    images = load_synthfaces("validation", faces, image_size=size, paired=False)["image"]
+    feeds = [
+        {
+            "images": (np.asarray(image.convert("RGB"), np.float32).transpose(2, 0, 1)[None] / 127.5 - 1),
+            "condition": np.eye(count, dtype=np.float32)[[index % count]],
+        }
+        for index, image in enumerate(images)
+    ]
+
+    class Faces(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.remaining = iter(feeds)
+
+        def get_next(self):
+            return next(self.remaining, None)
+
+    prepared, quantised = fp32_path.with_name("prepared.onnx"), fp32_path.with_name("parser_int8.onnx")
+    quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+    editor_nodes = [node.name for node in onnx.load(str(prepared)).graph.node if node.name.startswith("/editor/")]
+    quantize_static(
+        str(prepared),
+        str(quantised),
+        Faces(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        reduce_range=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["Conv"],
+        nodes_to_exclude=editor_nodes,
+    )
+    return quantised
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--compile", action="store_true", help="add torch.compile rows (about 30 s compile each)")
+    parser.add_argument("--int8", action="store_true", help="add ONNX Runtime with an int8 parser (editor fp32)")
     parser.add_argument("--out", default="benchmarks/results/inference.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -128,7 +179,7 @@ def main() -> None:
     face_parser = BiSeNetFaceParser().eval()
     editor = HierarchicalExpressionGenerator().eval()
     baseline = HierarchicalExpressionGenerator.from_preset("paper", region_source="none").eval()
-    pipe = SeganPipeline(face_parser, editor, 128)
+    pipe = SeganPipeline(face_parser, editor, resolution=128)
     peaks = {str(dtype): peak_gflops(dtype) for dtype in (torch.float32, torch.bfloat16)}
 
     def inputs(batch: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,7 +196,9 @@ def main() -> None:
             compiled.parser.compile(dynamic=False)
             compiled.editor.compile(dynamic=False)
             fast_paths[f"fast path {name} + torch.compile"] = compiled
-    session = OnnxEditor(export_onnx(pipe, Path(tempfile.mkdtemp()) / "segan.onnx"), threads=args.threads)
+    exported = export_onnx(pipe, Path(tempfile.mkdtemp()) / "segan.onnx")
+    session = OnnxEditor(exported, threads=args.threads)
+    int8_session = OnnxEditor(int8_parser_graph(pipe, exported), threads=args.threads) if args.int8 else None
 
     # Groups of (row name, batch, dtype, timed function, function whose FLOPs are counted), timed round-robin.
     groups = []
@@ -167,6 +220,9 @@ def main() -> None:
                     group.append((f"{name} {size}px", batch, fast.fast_path_dtype, run, eager))
                 run = partial(session, images, condition)
                 group.append((f"fast path ONNX Runtime fp32 {size}px", batch, torch.float32, run, eager))
+                if int8_session is not None:
+                    run = partial(int8_session, images, condition)
+                    group.append((f"fast path ONNX Runtime int8 parser {size}px", batch, torch.float32, run, eager))
             groups.append(group)
     for batch in (1, 16):
         run = partial(face_parser, torch.rand(batch, 3, 512, 512) * 2 - 1, return_aux=False)
@@ -211,6 +267,7 @@ def main() -> None:
         f"machine: {machine}, {args.threads} threads, torch {torch.__version__}; measured peak GFLOP/s: "
         f"fp32 {peaks['torch.float32']:.0f}, bf16 {peaks['torch.bfloat16']:.0f}"
     )
+    print(f"enable_fast_path() on this CPU: {fast_path_choice('cpu')}")
     columns = ["model", "batch", "dtype", "median ms", "p90 ms", "images/s", "GFLOP/image", "of peak", "peak MiB"]
     print("| " + " | ".join([*columns, "time vs GANimation-size", "fast vs eager"]) + " |")
     print("|" + "---|" * (len(columns) + 2))

@@ -14,6 +14,7 @@ path runs on CPU.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -213,9 +214,35 @@ def _box_eye_centers(box: FaceBox) -> tuple[Point, Point]:
     return (center_x - half, eye_y), (center_x + half, eye_y)
 
 
+def crop_footprint(matrix: np.ndarray, size: int, shape: tuple[int, ...], pad: int) -> tuple[int, int, int, int]:
+    """The photo rectangle ``(x0, y0, x1, y1)`` that a ``size`` x ``size`` crop taken with ``matrix`` (photo to crop,
+    2x3) reads, grown by ``pad`` pixels and clipped to the photo (``shape`` (H, W, ...)); never empty."""
+    inverse = cv2.invertAffineTransform(matrix)
+    corners = np.array([[-1.0, -1.0], [size + 1.0, -1.0], [-1.0, size + 1.0], [size + 1.0, size + 1.0]])
+    in_photo = corners @ inverse[:, :2].T + inverse[:, 2]
+    height, width = shape[:2]
+    x0, y0 = (np.floor(in_photo.min(0)).astype(int) - pad).clip(0, [width - 1, height - 1])
+    x1, y1 = (np.ceil(in_photo.max(0)).astype(int) + pad + 1).clip([x0 + 1, y0 + 1], [width, height])
+    return int(x0), int(y0), int(x1), int(y1)
+
+
 def _warp(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
-    """``cv2.warpAffine`` that area-downsamples first when shrinking by more than 2x, so crops do not alias."""
+    """``cv2.warpAffine`` that area-downsamples first when shrinking by more than 2x, so crops do not alias.
+
+    Only the part of the photo the crop reads (:func:`crop_footprint`) is resampled, so a crop of a 12-megapixel
+    photo costs what its face does. Where the crop reaches past the photo, that part's border is the photo's own,
+    which ``BORDER_REPLICATE`` repeats as before; elsewhere the margin is wide enough that the border is never read.
+    """
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    # bilinear taps reach one pixel past a sample; an area cell of the shrunk copy spans 1 / scale photo pixels
+    pad = 2 + (math.ceil(2 / scale) if scale < 0.5 else 0)
+    x0, y0, x1, y1 = crop_footprint(matrix, size, image.shape, pad)
+    if scale < 0.5:  # the shrunk copy needs at least one pixel each way, even of a crop mostly off the photo
+        least = math.ceil(1 / scale)
+        x0, y0 = max(0, min(x0, x1 - least)), max(0, min(y0, y1 - least))
+        x1, y1 = min(image.shape[1], max(x1, x0 + least)), min(image.shape[0], max(y1, y0 + least))
+    image = image[y0:y1, x0:x1]
+    matrix = np.concatenate([matrix[:, :2], matrix[:, 2:] + matrix[:, :2] @ [[x0], [y0]]], axis=1)
     if scale < 0.5:
         image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         # cv2.resize maps source pixel centres as dst = scale * src + (scale - 1) / 2; undo that in the matrix.
@@ -416,21 +443,24 @@ def paste_face(photo: np.ndarray, edited_crop: np.ndarray, aligned: AlignedFace,
         raise ValueError(
             f"edited_crop must have the aligned crop's shape {aligned.crop.shape}, got {edited_crop.shape}."
         )
-    height, width = photo.shape[:2]
+    # Only the crop's footprint can change: warp into that rectangle and copy the rest of the photo unchanged.
+    x0, y0, x1, y1 = crop_footprint(aligned.matrix, aligned.size, photo.shape, pad=2)
+    inverse = aligned.inverse - [[0, 0, x0], [0, 0, y0]]
     weight = cv2.warpAffine(
         paste_mask(aligned.size, feather),
-        aligned.inverse,
-        (width, height),
+        inverse,
+        (x1 - x0, y1 - y0),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0,
     )
     change = edited_crop.astype(np.float32) - aligned.crop.astype(np.float32)
     change = cv2.warpAffine(
-        change, aligned.inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        change, inverse, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )
     inside = weight > 0
     result = photo.copy()
-    blended = photo[inside].astype(np.float32) + weight[inside][:, None] * change[inside]
-    result[inside] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    region = result[y0:y1, x0:x1]
+    blended = region[inside].astype(np.float32) + weight[inside][:, None] * change[inside]
+    region[inside] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
     return result

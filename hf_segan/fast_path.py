@@ -26,6 +26,7 @@ the fast path enabled refuses ``save_pretrained``: it is for inference only.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -100,6 +101,44 @@ def native_bf16(device: torch.device | str) -> bool:
 def fast_dtype(device: torch.device | str) -> torch.dtype:
     """The fast path's default precision on ``device``: bf16 where it is native, else fp32 (emulated bf16 is slow)."""
     return torch.bfloat16 if native_bf16(device) else torch.float32
+
+
+#: CPU flags (as Linux lists them in /proc/cpuinfo) that decide the fast path: native bf16 dot products, and the
+#: int8 dot-product instructions (VNNI) without which int8 convolutions gain little over fp32.
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (Linux); empty where that file is missing."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def fast_path_choice(device: torch.device | str = "cpu") -> str:
+    """One line for people: which precision :meth:`SeganPipeline.enable_fast_path` picks on ``device`` and why.
+
+    bf16 where it is native; else fp32 (folding only). There is no int8 path: on CPUs without VNNI, int8
+    convolutions did not gain enough to pay for their error, and the editor's instance norms keep its
+    convolutions from chaining in int8 (docs/performance.md, "CPUs without bf16").
+    """
+    device = torch.device(device)
+    if native_bf16(device):
+        return f"bf16: {device.type} computes bf16 natively"
+    if device.type != "cpu":
+        return f"fp32: {device.type} has no native bf16"
+    flags = cpu_flags()
+    bf16, vnni = ([name for name in names if name in flags] or ["none"] for names in (BF16_FLAGS, VNNI_FLAGS))
+    return (
+        f"fp32: no native bf16 on this CPU (bf16 flags: {', '.join(bf16)}; torch sees "
+        f"{torch.backends.cpu.get_cpu_capability()}); no int8 path (VNNI flags: {', '.join(vnni)})"
+    )
 
 
 def prepare_for_inference(model: nn.Module, dtype: torch.dtype, channels_last: bool) -> int:

@@ -66,6 +66,9 @@ _REDO_ORIENTATION = {
 }
 #: TIFF compressions Pillow writes losslessly; others (JPEG-in-TIFF) fall back to LZW.
 _TIFF_COMPRESSIONS = ("raw", "tiff_lzw", "tiff_deflate", "tiff_adobe_deflate", "packbits")
+#: zlib level of PNG outputs. Every level is lossless; level 1 encodes a photo several times faster than Pillow's
+#: default 6 for a slightly larger file (docs/performance.md, "Whole-photo latency").
+PNG_COMPRESS_LEVEL = 1
 #: Quality for lossy outputs whose source settings cannot be reused (a WebP source, or a JPEG from another format).
 LOSSY_QUALITY = 95
 _NOT_FINITE = "{name}: the image holds NaN or infinite values; pixels must be finite numbers."
@@ -152,7 +155,8 @@ def _rgb_and_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         gray = _to_uint8(image)
         return np.repeat(gray[..., None], 3, axis=2), alpha
-    return np.asarray(image.convert("RGB")).copy(), alpha
+    # np.array copies PIL's pixels once into a writable array (asarray(...).copy() and convert() copy again)
+    return np.array(image if image.mode == "RGB" else image.convert("RGB")), alpha
 
 
 def load_image(source: str | os.PathLike, downscale: bool = True) -> LoadedImage:
@@ -299,16 +303,20 @@ def in_source_mode(edited: np.ndarray | Image.Image, like: LoadedImage) -> Image
 
     Pixels the edit left equal to ``like.rgb`` are the source's own (bit-identical, 16-bit included); changed
     pixels are converted (to luma for grayscale, so an edit adds no colour to a grayscale photo; at 16 bits the
-    8-bit change is added to the source's value). Palette, bilevel and float sources come back as RGB(A).
+    8-bit change is added to the source's value). Palette, bilevel and float sources come back as RGB(A). An RGB
+    PIL edit of a source stored as RGB is returned as it is (no alpha to add): nothing needs converting.
     """
-    rgb = np.asarray(edited.convert("RGB") if isinstance(edited, Image.Image) else edited)
-    if rgb.shape != like.rgb.shape:
-        raise ValueError(f"{like.source}: the edit is {rgb.shape}, the source {like.rgb.shape}; they must match.")
     stored = like.stored
     if stored is None or stored.pixels is None:
-        result = Image.fromarray(rgb)
+        if isinstance(edited, Image.Image) and edited.mode == "RGB":
+            # already what is written: no copy into numpy and back (a 12-megapixel photo is 36 MB per copy)
+            _check_same_shape((edited.height, edited.width, 3), like)
+            result = edited
+        else:
+            result = Image.fromarray(_edit_array(edited, like))
         has_alpha = like.alpha is not None
     else:
+        rgb = _edit_array(edited, like)
         changed = np.any(rgb != like.rgb, axis=2)
         pixels = stored.pixels.copy()
         if stored.mode == "CMYK":
@@ -331,6 +339,18 @@ def in_source_mode(edited: np.ndarray | Image.Image, like: LoadedImage) -> Image
         result = result.convert("LA" if result.mode == "L" else "RGBA")
         result.putalpha(Image.fromarray(like.alpha))
     return result
+
+
+def _edit_array(edited: np.ndarray | Image.Image, like: LoadedImage) -> np.ndarray:
+    """The edit as an (H, W, 3) RGB array of the source's size."""
+    rgb = np.asarray(edited.convert("RGB") if isinstance(edited, Image.Image) else edited)
+    _check_same_shape(rgb.shape, like)
+    return rgb
+
+
+def _check_same_shape(shape: tuple[int, ...], like: LoadedImage) -> None:
+    if tuple(shape) != like.rgb.shape:
+        raise ValueError(f"{like.source}: the edit is {tuple(shape)}, the source {like.rgb.shape}; they must match.")
 
 
 def save_image_atomic(
@@ -361,6 +381,8 @@ def save_image_atomic(
         if alpha is not None:
             picture = picture.convert("RGB")
             picture.putalpha(Image.fromarray(alpha))
+    if fmt == "PNG":
+        options["compress_level"] = PNG_COMPRESS_LEVEL
     if picture.mode not in _WRITABLE_MODES.get(fmt, (picture.mode,)):
         picture = picture.convert("RGBA" if picture.has_transparency_data and fmt != "JPEG" else "RGB")
     with atomic_path(path) as tmp:

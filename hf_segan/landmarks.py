@@ -85,7 +85,8 @@ _models: tuple[TinyFaceDetector, FaceLandmark68Net] | None = None
 
 
 def load_face_api_models() -> tuple[TinyFaceDetector, FaceLandmark68Net]:
-    """The shipped detector and landmark net, loaded once per process (thread-safe) and in eval mode."""
+    """The shipped detector (channels-last) and landmark net, loaded once per process (thread-safe), in eval
+    mode."""
     global _models
     with _models_lock:
         if _models is None:
@@ -97,6 +98,9 @@ def load_face_api_models() -> tuple[TinyFaceDetector, FaceLandmark68Net]:
                 )
             detector = TinyFaceDetector.from_pretrained(str(FACE_API_ASSETS / "face_detector")).eval()
             landmark_net = FaceLandmark68Net.from_pretrained(str(FACE_API_ASSETS / "face_landmarks")).eval()
+            # channels-last: the detector's depthwise convolutions on its large input run much faster in that layout
+            # on CPU (docs/performance.md, "Whole-photo latency"); the landmark net's small input gains nothing
+            torch.nn.Module.to(detector, memory_format=torch.channels_last)
             _models = (detector, landmark_net)
         return _models
 

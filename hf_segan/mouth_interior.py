@@ -32,10 +32,16 @@ def _area(polygon: np.ndarray) -> float:
 def lip_line_colors(photo: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(darkest, median)`` RGB colours (float) of the photo's pixels along the source's inner-lip contour."""
     distance = eye_distance(source)
-    mask = np.zeros(photo.shape[:2], np.uint8)
-    line = np.round(source[INNER_LIPS] * 16).astype(np.int32)
-    cv2.polylines(mask, [line], True, 1, max(2, round(0.04 * distance)), cv2.LINE_8, 4)
-    pixels = photo[mask > 0].astype(np.float64)
+    thickness = max(2, round(0.04 * distance))
+    # the line is drawn only in the lips' bounding box (grown by the line's width): what it covers of the photo,
+    # in the same row-major order, at the cost of the mouth rather than of the photo
+    height, width = photo.shape[:2]
+    x0, y0 = (np.floor(source[INNER_LIPS].min(0)).astype(int) - thickness - 1).clip(0, [width, height])
+    x1, y1 = (np.ceil(source[INNER_LIPS].max(0)).astype(int) + thickness + 2).clip(0, [width, height])
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    line = np.round((source[INNER_LIPS] - (x0, y0)) * 16).astype(np.int32)
+    cv2.polylines(mask, [line], True, 1, thickness, cv2.LINE_8, 4)
+    pixels = photo[y0:y1, x0:x1][mask > 0].astype(np.float64)
     if len(pixels) == 0:
         raise ValueError("The mouth's landmarks lie outside the photo; cannot take its colours.")
     luminance = pixels @ LUMINANCE

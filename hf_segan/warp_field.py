@@ -193,11 +193,11 @@ def warp_photo(
     changed = np.zeros(photo.shape[:2], bool)
     if not moving.any():
         return result, changed
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    map_x, map_y = xs + displacement[..., 0], ys + displacement[..., 1]
+    map_x = np.arange(x0, x1, dtype=np.float32) + displacement[..., 0]
+    map_y = np.arange(y0, y1, dtype=np.float32)[:, None] + displacement[..., 1]
     warped = cv2.remap(photo, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
     region = photo[y0:y1, x0:x1][moving]
     warped = np.clip(warped, region.min(0), region.max(0))
-    result[y0:y1, x0:x1][moving] = warped[moving]
+    np.copyto(result[y0:y1, x0:x1], warped, where=moving[..., None])
     changed[y0:y1, x0:x1] = moving
     return result, changed

@@ -10,6 +10,7 @@ from conftest import build_tiny_pipeline
 from PIL import Image
 from torch import nn
 
+from hf_segan import fast_path
 from hf_segan.cli import main
 from hf_segan.fast_path import BF16_TOLERANCE, FP32_TOLERANCE, fold_batch_norms
 from hf_segan.models.bisenet import BiSeNetFaceParser
@@ -128,3 +129,12 @@ def test_edit_command_fast_flag(tiny_pipeline_dir, tmp_path, crops):
         outputs[len(flag)] = np.asarray(Image.open(out / "crop.png")).astype(int)
     # BF16_TOLERANCE in [-1, 1] is at most 7 of 255 grey levels (plus rounding to uint8)
     assert np.abs(outputs[1] - outputs[0]).max() <= np.ceil(BF16_TOLERANCE * 127.5) + 1
+
+
+def test_fast_path_choice_names_the_precision_and_the_cpu_flags_behind_it(monkeypatch):
+    monkeypatch.setattr(fast_path, "native_bf16", lambda device: True)
+    assert fast_path.fast_path_choice("cpu").startswith("bf16:")
+    monkeypatch.setattr(fast_path, "native_bf16", lambda device: False)
+    monkeypatch.setattr(fast_path, "cpu_flags", lambda: {"avx2", "fma", "avx_vnni"})
+    choice = fast_path.fast_path_choice("cpu")
+    assert choice.startswith("fp32:") and "bf16 flags: none" in choice and "VNNI flags: avx_vnni" in choice

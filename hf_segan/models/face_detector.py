@@ -34,7 +34,11 @@ class SeparableConv(nn.Module):
 
     def forward(self, x: torch.Tensor, padding: tuple[int, int, int, int], stride: int = 1) -> torch.Tensor:
         """``padding`` is (left, right, top, bottom) zero padding applied before the "valid" depthwise conv."""
-        x = F.conv2d(F.pad(x, padding), self.depthwise.weight, stride=stride, groups=self.depthwise.groups)
+        left, right, top, bottom = padding
+        if left == right and top == bottom:  # the convolution pads evenly itself, without copying the input
+            x = F.conv2d(x, self.depthwise.weight, stride=stride, padding=(top, left), groups=self.depthwise.groups)
+        else:
+            x = F.conv2d(F.pad(x, padding), self.depthwise.weight, stride=stride, groups=self.depthwise.groups)
         return self.pointwise(x)
 
 
