@@ -90,6 +90,7 @@ def test_info_describes_components_and_provenance(tiny_pipeline_dir, tmp_path, c
     out = capsys.readouterr().out
     assert "editor: HierarchicalExpressionGenerator" in out and "region source: semantic" in out
     assert "resolution: 64x64" in out and "region groups: eyes = " in out and "no training_summary.json" in out
+    assert "photos: the editor's repaint pasted over each face (editor trained on synthetic faces only" in out
     # training scripts write the summary next to output_dir/pipeline
     shutil.copytree(tiny_pipeline_dir, tmp_path / "pipeline")
     summary = {
@@ -104,3 +105,9 @@ def test_info_describes_components_and_provenance(tiny_pipeline_dir, tmp_path, c
     out = capsys.readouterr().out
     assert "trained on: SynthFaces" in out and "1200 steps" in out and "region source: box" in out
     assert "psnr=21.5" in out
+
+
+def test_info_says_the_bundled_model_edits_photos_by_geometry_only(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "photos: geometry (LandmarkGeometryModel" in out and "the editor never repaints a photo" in out

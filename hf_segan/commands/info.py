@@ -35,6 +35,7 @@ def describe(pipe, folder: Path | None) -> list[str]:
     editor = pipe.editor.config if pipe.editor is not None else None
     if editor is not None:
         lines.append(f"region source: {editor.region_source}")
+        lines.append(f"photos: {_photo_path(pipe)}")
     if editor is not None and editor.region_source != "none":
         groups = resolve_region_groups(editor.region_groups)
         lines.append("region groups: " + "; ".join(f"{k} = {', '.join(v)}" for k, v in groups.items()))
@@ -43,6 +44,20 @@ def describe(pipe, folder: Path | None) -> list[str]:
     if folder is not None:
         lines.extend(_provenance(folder))
     return lines
+
+
+def _photo_path(pipe) -> str:
+    """How ``edit_photo`` changes a photo with this pipeline: geometry, learned repaint, or both."""
+    repaints = bool(pipe.editor.config.get("trained_on_real_photos", False))
+    if pipe.geometry is None:
+        return "the editor's repaint pasted over each face" + (
+            "" if repaints else " (editor trained on synthetic faces only: may add synthetic texture)"
+        )
+    params = sum(p.numel() for p in pipe.geometry.parameters())
+    scales = pipe.config.get("geometry_region_scales") or {}
+    scaled = "".join(f", {group} x{value:g}" for group, value in sorted(scales.items()))
+    moved = f"geometry (LandmarkGeometryModel, {params:,} parameters; scale {pipe.config.geometry_scale:g}{scaled})"
+    return moved + (" + the editor's learned repaint" if repaints else "; the editor never repaints a photo")
 
 
 def _provenance(folder: Path) -> list[str]:
