@@ -429,15 +429,18 @@ class SeganPipeline(DiffusionPipeline):
             photo: a file path, PIL image, numpy or torch image (see :mod:`hf_segan.io`).
             faces: ``all`` or ``largest`` detected face(s).
             parser: one of :data:`~hf_segan.constants.PHOTO_PARSERS`; ``auto`` is ``landmarks`` unless the editor's
-                config says ``trained_on_real_photos``. Faces aligned from a Haar box have no landmarks: ``auto``
-                then uses the model's parser (with a note), ``landmarks`` refuses.
+                config says ``trained_on_real_photos`` or the pipeline only parses (no editor, e.g. a converted
+                BiSeNet). Faces aligned from a Haar box have no landmarks: ``auto`` then uses the model's parser
+                (with a note), ``landmarks`` refuses.
             aligned: ``photo`` is already an aligned face crop (margin 1): parse it whole, no detection.
         """
         if parser not in PHOTO_PARSERS:
             raise ValueError(f"parser must be one of {PHOTO_PARSERS}, got {parser!r}.")
         loaded = as_image(photo, name="photo")
         rgb, notes = loaded.rgb, list(loaded.notes)
-        chosen = parser if parser != "auto" else "model" if self.editor.config.trained_on_real_photos else "landmarks"
+        # A parse-only pipeline (e.g. a converted BiSeNet) has nothing but its parser: the user chose it to parse.
+        learned = self.editor is None or self.editor.config.trained_on_real_photos
+        chosen = parser if parser != "auto" else "model" if learned else "landmarks"
         if aligned:
             if chosen == "model":
                 return PhotoParseResult(self.parse(rgb)[0].astype(np.uint8), [], notes, chosen)
