@@ -446,7 +446,8 @@ class SeganPipeline(DiffusionPipeline):
                 return PhotoParseResult(self.parse(rgb)[0].astype(np.uint8), [], notes, chosen)
             probs = landmark_parsing_probs(crop_landmarks(rgb), rgb.shape[:2])
             return PhotoParseResult(probs[0].argmax(0).numpy().astype(np.uint8), [], notes, chosen)
-        found, found_notes = find_faces(rgb, faces, size=self.config.resolution)
+        # Aligned at the side the parser reads faces at, so the learned parser never sees an upsampled crop.
+        found, found_notes = find_faces(rgb, faces, size=self.parser_resolution)
         if not found:
             raise ValueError(f"no face found in {loaded.source}.")
         notes += found_notes
@@ -461,7 +462,7 @@ class SeganPipeline(DiffusionPipeline):
         if chosen == "landmarks":
             maps = [landmark_probs_for_photo(face) for face in found]
         else:
-            crops = torch.cat([self._resize(crop) for crop in from_any([face.crop for face in found])])
+            crops = torch.cat([image[None] for image in from_any([face.crop for face in found])])
             probs = self.parsing_probs(crops.to(self._execution_device, self.parser.dtype)).cpu().numpy()
             maps = [(face_probs, face.matrix) for face_probs, face in zip(probs, found, strict=True)]
         return PhotoParseResult(labels_on_photo(rgb.shape[:2], maps), found, notes, chosen)

@@ -69,6 +69,19 @@ def test_auto_takes_the_learned_parser_only_for_a_model_trained_on_real_photos(p
     assert pipe.parse_photo(photo, parser="model").parser == "model"
 
 
+def test_the_learned_parser_reads_faces_aligned_at_its_own_resolution():
+    """A parser trained at another side than the editor (e.g. a converted 512 px BiSeNet) must get crops cut at
+    its side from the photo, not the editor's smaller crops upsampled."""
+    pipe = build_tiny_pipeline()
+    pipe.parser.register_to_config(input_resolution=128)
+    assert (pipe.config.resolution, pipe.parser_resolution) == (64, 128)
+    result = pipe.parse_photo(data.astronaut(), faces="largest", parser="model")
+    face = result.faces[0]
+    assert face.crop.shape == (128, 128, 3)
+    x, y = np.rint(face.inverse @ [64.0, 64.0, 1.0]).astype(int)
+    assert result.labels[y, x] == pipe.parse(face.crop)[0][64, 64]
+
+
 def test_without_landmarks_auto_falls_back_to_the_model_with_notes_and_landmarks_refuses(pipe, monkeypatch):
     monkeypatch.setattr(landmarks, "detect_face_boxes", lambda *args, **kwargs: [])
     result = pipe.parse_photo(data.astronaut())
