@@ -12,7 +12,7 @@ from hf_segan.constants import DEFAULT_REGION_GROUPS, EXPRESSIONS, FACE_PARSING_
 from hf_segan.models.editor import HierarchicalExpressionGenerator, apply_heads, editor_arguments, warp_images
 from hf_segan.models.layers import FiLM
 
-TINY = {"base_channels": 8, "num_residual_blocks": 1, "local_channels": 8, "region_dilation": 0}
+TINY = {"base_channels": 8, "num_residual_blocks": 1, "local_channels": 8}
 SIZE = 32
 REGION_NAMES = sorted(DEFAULT_REGION_GROUPS)
 NUM_GROUPS = len(REGION_NAMES)
@@ -31,6 +31,14 @@ def _face_labels(batch: int = 2, size: int = SIZE) -> torch.Tensor:
     labels[:, 12:20, 14:18] = label("nose")
     labels[:, 22:26, 10:22] = label("u_lip")
     return labels
+
+
+def _outside_mouth(batch: int = 2) -> torch.Tensor:
+    """(B, 1, H, W) True outside the mouth region's mask: the lip block [22:26, 10:22] grown by the editor's
+    3-pixel mask dilation on every side."""
+    outside = torch.ones(batch, 1, SIZE, SIZE, dtype=torch.bool)
+    outside[..., 19:29, 7:25] = False
+    return outside
 
 
 def _probs(labels: torch.Tensor) -> torch.Tensor:
@@ -87,11 +95,11 @@ def test_masks_follow_the_parser_and_boxes_enclose_them():
     images, probs, condition = _inputs()
     semantic = _editor().compute_region_masks(probs, (SIZE, SIZE))
     mouth = REGION_NAMES.index("mouth")
-    assert torch.equal(semantic[0, mouth], (_face_labels()[0] == FACE_PARSING_CLASSES.index("u_lip")).float())
+    assert torch.equal(semantic[0, mouth], (~_outside_mouth()[0, 0]).float())
     boxes = _editor(region_source="box").compute_region_masks(probs, (SIZE, SIZE))
     eyes = REGION_NAMES.index("eyes")
     expected = torch.zeros(SIZE, SIZE)
-    expected[8:12, 6:26] = 1.0  # one box around both eyes, the gap between them included
+    expected[5:15, 3:29] = 1.0  # one box around both eyes grown by 3 pixels, the gap between them included
     assert torch.equal(boxes[0, eyes], expected)
     # probabilities at a lower resolution are resized to the image
     low = torch.nn.functional.interpolate(probs, size=(16, 16), mode="bilinear", align_corners=False)
@@ -112,7 +120,7 @@ def test_editable_regions_keep_every_other_pixel_exactly():
     editor = _editor()
     images, probs, condition = _inputs()
     out = editor(images, probs, condition, editable_regions=["mouth"])
-    outside = (_face_labels() != FACE_PARSING_CLASSES.index("u_lip")).unsqueeze(1)
+    outside = _outside_mouth()
     assert torch.all(out.attention[outside] == 1.0)
     assert torch.equal(
         out.images.expand(-1, 3, -1, -1)[outside.expand(-1, 3, -1, -1)], images[outside.expand(-1, 3, -1, -1)]
@@ -226,6 +234,35 @@ def test_trained_on_real_photos_is_saved_and_old_checkpoints_load_as_synthetic(t
         _editor(trained_on_real_photos="yes")
 
 
+def _saved_with(tmp_path, editor, **old_options) -> Path:
+    """``editor`` saved as an earlier version wrote it: its config.json also holds ``old_options``."""
+    editor.save_pretrained(tmp_path)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), **old_options}))
+    return tmp_path
+
+
+def test_models_saved_with_a_retired_option_at_its_fixed_value_load_unchanged(tmp_path):
+    # Earlier versions took these options and saved them in every config.json (the bundled model's among them);
+    # the values are the ones every shipped recipe used: instance norm, 3-pixel dilation, boxes at 0.5.
+    retired = {"norm": "instance", "region_dilation": 3, "box_threshold": 0.5}
+    editor = _editor(region_source="box", max_displacement=0.05).eval()
+    randomize_zero_initialised_layers(editor)
+    loaded = HierarchicalExpressionGenerator.from_pretrained(_saved_with(tmp_path, editor, **retired)).eval()
+    assert not retired.keys() & loaded.config.keys()
+    images, probs, condition = _inputs()
+    with torch.no_grad():
+        assert torch.equal(editor(images, probs, condition).images, loaded(images, probs, condition).images)
+
+
+@pytest.mark.parametrize(("key", "value"), [("norm", "batch"), ("region_dilation", 0), ("box_threshold", 0.3)])
+def test_models_saved_with_a_retired_option_at_another_value_are_refused_naming_it(tmp_path, key, value):
+    folder = _saved_with(tmp_path, _editor(), **{key: value})
+    with pytest.raises(ValueError, match=rf"config key '{key}' is {value!r}, but this version") as error:
+        HierarchicalExpressionGenerator.from_pretrained(folder)
+    assert "\n" not in str(error.value)
+
+
 def test_paper_preset_is_the_ganimation_generator():
     """GANimation's generator: 7x7 stem of 64 channels, two downsamplings to 256, six residual blocks, 7x7 heads;
     no skips, no warp, no FiLM."""
@@ -336,7 +373,7 @@ def test_flow_is_bounded_and_editable_regions_keep_every_other_pixel_exactly_whe
     out = editor(images, probs, condition)
     assert out.flow.abs().max() <= 2 * 0.05 + 1e-6 and out.flow.abs().max() > 0.09
     edit = editor(images, probs, condition, editable_regions=["mouth"])
-    outside = (_face_labels() != FACE_PARSING_CLASSES.index("u_lip")).unsqueeze(1).expand(-1, 3, -1, -1)
+    outside = _outside_mouth().expand(-1, 3, -1, -1)
     assert torch.equal(edit.images[outside], images[outside])
     assert (edit.images != images).any()
     with pytest.raises(ValueError, match=r"`max_displacement` must be in \[0, 0.5\]"):

@@ -80,6 +80,18 @@ from .validation import check_condition, check_image
 REGION_SOURCES = ("semantic", "box", "none")
 #: The global encoder downsamples twice by 2: local generators work on its 1/4-resolution features.
 ENCODER_STRIDE = 4
+#: Normalisation of every generator layer (GANimation's): per image, so that one face's statistics never leak into
+#: another's edit.
+NORM = "instance"
+#: Pixels by which the soft semantic masks are grown (a differentiable max-pool), also before boxes are drawn: a
+#: local generator then also repaints the skin just around its region, where an expression moves edges.
+REGION_DILATION = 3
+#: Mask value above which a pixel counts as inside a region when ``region_source="box"`` draws its boxes.
+BOX_THRESHOLD = 0.5
+#: Options that earlier versions took and that no recipe changed, with the values they are now fixed at. A saved
+#: ``config.json`` holding one of them at that value still loads (the key is dropped); at any other value it
+#: describes an editor this version cannot build, and loading it fails naming the key (``StrictLoadingMixin``).
+RETIRED_OPTIONS: dict[str, Any] = {"norm": NORM, "region_dilation": REGION_DILATION, "box_threshold": BOX_THRESHOLD}
 
 #: Named editor designs: ``HierarchicalExpressionGenerator.from_preset(name)`` in code, ``model.editor: {preset:
 #: name}`` in a training config. Keys given next to the name override the preset's; unnamed keys keep the
@@ -194,15 +206,15 @@ class ExpressionEditOutput(BaseOutput):
     flow: torch.Tensor | None = None
 
 
-def _downsample(in_channels: int, out_channels: int, norm: str, condition_channels: int) -> ConvNormAct:
+def _downsample(in_channels: int, out_channels: int, condition_channels: int) -> ConvNormAct:
     """4x4 stride-2 convolution -> norm -> ReLU (GANimation's downsampling; halves H and W exactly)."""
-    return ConvNormAct(in_channels, out_channels, 4, 2, norm, padding=1, condition_channels=condition_channels)
+    return ConvNormAct(in_channels, out_channels, 4, 2, NORM, padding=1, condition_channels=condition_channels)
 
 
-def _upsample(in_channels: int, out_channels: int, norm: str, condition_channels: int) -> ConvNormAct:
+def _upsample(in_channels: int, out_channels: int, condition_channels: int) -> ConvNormAct:
     """4x4 stride-2 transposed convolution -> norm -> ReLU (doubles H and W exactly)."""
     return ConvNormAct(
-        in_channels, out_channels, 4, 2, norm, padding=1, transposed=True, condition_channels=condition_channels
+        in_channels, out_channels, 4, 2, NORM, padding=1, transposed=True, condition_channels=condition_channels
     )
 
 
@@ -222,7 +234,6 @@ class GlobalGenerator(nn.Module):
         base_channels: int,
         num_residual_blocks: int,
         stem_kernel_size: int,
-        norm: str,
         skip_connections: bool = False,
         warp: bool = False,
         condition_channels: int = 0,
@@ -235,16 +246,16 @@ class GlobalGenerator(nn.Module):
         widen = 2 if skip_connections else 1
         self.encoder = nn.ModuleList(
             [
-                ConvNormAct(in_channels, widths[0], stem_kernel_size, norm=norm, condition_channels=film),
-                _downsample(widths[0], widths[1], norm, film),
-                _downsample(widths[1], widths[2], norm, film),
+                ConvNormAct(in_channels, widths[0], stem_kernel_size, norm=NORM, condition_channels=film),
+                _downsample(widths[0], widths[1], film),
+                _downsample(widths[1], widths[2], film),
             ]
         )
         self.bottleneck = nn.ModuleList(
-            ResidualBlock(widths[2], norm=norm, condition_channels=film) for _ in range(num_residual_blocks)
+            ResidualBlock(widths[2], norm=NORM, condition_channels=film) for _ in range(num_residual_blocks)
         )
         self.decoder = nn.ModuleList(
-            [_upsample(widths[2], widths[1], norm, film), _upsample(widen * widths[1], widths[0], norm, film)]
+            [_upsample(widths[2], widths[1], film), _upsample(widen * widths[1], widths[0], film)]
         )
         self.color_head = nn.Conv2d(widen * widths[0], 3, stem_kernel_size, padding=stem_kernel_size // 2)
         self.attention_head = nn.Conv2d(widen * widths[0], 1, stem_kernel_size, padding=stem_kernel_size // 2)
@@ -276,7 +287,6 @@ class LocalGenerator(nn.Module):
         feature_channels: int,
         num_expressions: int,
         channels: int,
-        norm: str,
         warp: bool,
         condition_channels: int = 0,
     ) -> None:
@@ -284,14 +294,12 @@ class LocalGenerator(nn.Module):
         fine, film = channels // 4, condition_channels
         self.body = nn.ModuleList(
             [
-                ConvNormAct(feature_channels + num_expressions + 1, channels, 3, norm=norm, condition_channels=film),
-                ResidualBlock(channels, norm=norm, condition_channels=film),
+                ConvNormAct(feature_channels + num_expressions + 1, channels, 3, norm=NORM, condition_channels=film),
+                ResidualBlock(channels, norm=NORM, condition_channels=film),
             ]
         )
-        self.decoder = nn.ModuleList(
-            [_upsample(channels, channels // 2, norm, film), _upsample(channels // 2, fine, norm, film)]
-        )
-        self.detail = ConvNormAct(fine + 4, fine, 3, norm=norm, condition_channels=film)
+        self.decoder = nn.ModuleList([_upsample(channels, channels // 2, film), _upsample(channels // 2, fine, film)])
+        self.detail = ConvNormAct(fine + 4, fine, 3, norm=NORM, condition_channels=film)
         self.color_head = nn.Conv2d(fine, 3, 3, padding=1)
         self.attention_head = nn.Conv2d(fine, 1, 3, padding=1)
         self.flow_head = _flow_head(fine, 3) if warp else None
@@ -375,20 +383,19 @@ def resolve_local_windows(
 class HierarchicalExpressionGenerator(StrictLoadingMixin, ModelMixin, ConfigMixin):
     """Edits faces toward a target expression with a global generator and per-region local generators.
 
+    Masks are semantic masks dilated by :data:`REGION_DILATION` pixels (boxes drawn at :data:`BOX_THRESHOLD`), and
+    every generator layer is instance-normalised (:data:`NORM`); these were options once (:data:`RETIRED_OPTIONS`).
+
     Args:
         num_expressions: width of the condition vector (``len(hf_segan.EXPRESSIONS)``).
         num_classes: channels of the parser probabilities (``len(hf_segan.FACE_PARSING_CLASSES)``).
         region_groups: ``{group name: [parsing class names]}``, one local generator per group; ``None`` uses
             ``DEFAULT_REGION_GROUPS``. The resolved groups are stored in the config.
         region_source: ``"semantic"``, ``"box"`` or ``"none"`` (see the module docstring).
-        region_dilation: pixels by which semantic masks are grown (differentiable max-pool); also applied before
-            boxes are drawn.
-        box_threshold: mask value above which a pixel counts as inside a region for ``"box"``.
         base_channels: global generator width at full resolution (x2 and x4 after each downsampling).
         num_residual_blocks: residual blocks in the global bottleneck.
         stem_kernel_size: odd kernel size of the global stem and of the global colour/attention heads.
         local_channels: width of each local generator at 1/4 resolution (multiple of 4).
-        norm: normalisation of the generators (``hf_segan.models.layers.NORM_KINDS``).
         skip_connections: U-Net skips from the global encoder to its decoder (off = GANimation's topology).
         max_displacement: largest distance, as a fraction of the image side, by which the warp moves a pixel;
             ``0`` (default) composes the unwarped input, as GANimation does.
@@ -406,6 +413,8 @@ class HierarchicalExpressionGenerator(StrictLoadingMixin, ModelMixin, ConfigMixi
             training script, for whoever applies the model to a photo.
     """
 
+    retired_config_values = RETIRED_OPTIONS
+
     @register_to_config
     def __init__(
         self,
@@ -413,13 +422,10 @@ class HierarchicalExpressionGenerator(StrictLoadingMixin, ModelMixin, ConfigMixi
         num_classes: int = len(FACE_PARSING_CLASSES),
         region_groups: dict[str, list[str]] | None = None,
         region_source: str = "semantic",
-        region_dilation: int = 3,
-        box_threshold: float = 0.5,
         base_channels: int = 32,
         num_residual_blocks: int = 4,
         stem_kernel_size: int = 3,
         local_channels: int = 32,
-        norm: str = "instance",
         skip_connections: bool = False,
         max_displacement: float = 0.0,
         film_conditioning: bool = False,
@@ -435,8 +441,6 @@ class HierarchicalExpressionGenerator(StrictLoadingMixin, ModelMixin, ConfigMixi
             raise ValueError(f"`stem_kernel_size` must be a positive odd integer, got {stem_kernel_size}.")
         if local_channels < 4 or local_channels % 4:
             raise ValueError(f"`local_channels` must be a positive multiple of 4, got {local_channels}.")
-        if not isinstance(region_dilation, int) or region_dilation < 0:
-            raise ValueError(f"`region_dilation` must be an integer >= 0 (pixels), got {region_dilation!r}.")
         if not 0.0 <= max_displacement <= 0.5:
             raise ValueError(
                 f"`max_displacement` must be in [0, 0.5] (a fraction of the image side), got {max_displacement!r}."
@@ -453,11 +457,10 @@ class HierarchicalExpressionGenerator(StrictLoadingMixin, ModelMixin, ConfigMixi
         warp = max_displacement > 0
         film = num_expressions if film_conditioning else 0
         self.global_generator = GlobalGenerator(
-            3 + num_expressions, base_channels, num_residual_blocks, stem_kernel_size, norm, skip_connections, warp,
-            film,
-        )  # fmt: skip
+            3 + num_expressions, base_channels, num_residual_blocks, stem_kernel_size, skip_connections, warp, film
+        )
         self.local_generators = nn.ModuleList(
-            LocalGenerator(self.global_generator.feature_channels, num_expressions, local_channels, norm, warp, film)
+            LocalGenerator(self.global_generator.feature_channels, num_expressions, local_channels, warp, film)
             for _ in self.region_names
         )
         self.fusion = MaskFusion(local_channels // 4, 6 if warp else 4) if self.region_names else None
@@ -477,9 +480,9 @@ class HierarchicalExpressionGenerator(StrictLoadingMixin, ModelMixin, ConfigMixi
             probs = F.interpolate(probs, size=size, mode="bilinear", align_corners=False)
         if self.config.region_source == "box":
             probs = probs.detach()
-        masks = soft_region_masks(probs, self.group_indices, self.config.region_dilation)
+        masks = soft_region_masks(probs, self.group_indices, REGION_DILATION)
         if self.config.region_source == "box":
-            masks = box_region_masks(masks, self.config.box_threshold)
+            masks = box_region_masks(masks, BOX_THRESHOLD)
         return masks
 
     def _check_inputs(self, images: torch.Tensor, parsing_probs: torch.Tensor | None, condition: torch.Tensor) -> None:

@@ -5,14 +5,16 @@ A misspelt key (``local_window`` for ``local_windows``) would otherwise load a m
 that option, which edits differently from the model that was saved. The accepted keys come from each class's
 ``__init__`` signature, so a new option or a new model needs no list here: a model class inherits
 :class:`StrictLoadingMixin` before ``ModelMixin``/``ConfigMixin``. ``from_pretrained`` reads safetensors weights
-only (a ``.bin`` is a pickle, and unpickling can run code).
+only (a ``.bin`` is a pickle, and unpickling can run code). An option a class no longer takes
+(``retired_config_values``) loads only at the value the class now always uses, so an older folder that recorded it
+still loads, and one that set it otherwise is refused rather than rebuilt differently.
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Any
+from typing import Any, ClassVar
 
 
 def accepted_config_keys(cls: type) -> list[str]:
@@ -24,6 +26,20 @@ def accepted_config_keys(cls: type) -> list[str]:
         for p in parameters
         if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in ignored
     ]
+
+
+def drop_retired_keys(cls: type, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` without the keys ``cls`` no longer takes (its ``retired_config_values``: key -> the value the
+    model now always uses). A retired key at that value describes the model this version builds, so it is dropped;
+    at any other value the saved model cannot be rebuilt, and a one-line ValueError names the key."""
+    retired = getattr(cls, "retired_config_values", {})
+    for key in retired.keys() & config.keys():
+        if config[key] != retired[key]:
+            raise ValueError(
+                f"{cls.__name__} config key {key!r} is {config[key]!r}, but this version of hf_segan always uses "
+                f"{retired[key]!r} and no longer takes the option; a model saved with another value cannot be loaded."
+            )
+    return {key: value for key, value in config.items() if key not in retired}
 
 
 def check_config_keys(cls: type, config: dict[str, Any]) -> None:
@@ -46,7 +62,10 @@ def check_config_keys(cls: type, config: dict[str, Any]) -> None:
 
 class StrictLoadingMixin:
     """Checks every config a model is built from (``from_config``, ``from_pretrained``) with
-    :func:`check_config_keys` before diffusers reads it; ``from_pretrained`` loads safetensors only."""
+    :func:`drop_retired_keys` and :func:`check_config_keys` before diffusers reads it; ``from_pretrained`` loads
+    safetensors only. A class that retired options lists them in ``retired_config_values`` (key -> fixed value)."""
+
+    retired_config_values: ClassVar[dict[str, Any]] = {}
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Any, **kwargs: Any):
@@ -57,5 +76,6 @@ class StrictLoadingMixin:
 
     @classmethod
     def extract_init_dict(cls, config_dict: dict[str, Any], **kwargs: Any):
+        config_dict = drop_retired_keys(cls, config_dict)
         check_config_keys(cls, config_dict)
         return super().extract_init_dict(config_dict, **kwargs)
