@@ -10,10 +10,8 @@ goes to ``output_dir/best`` and the last one to ``output_dir/final``.
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -21,19 +19,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 
 from hf_segan.models.classifier import ExpressionClassifier
-from hf_segan.training.checkpointing import (
-    load_checkpoint,
-    resolve_resume_path,
-    save_checkpoint,
-)
-from hf_segan.training.config import (
-    DataConfig,
-    OptimConfig,
-    RunConfig,
-    config_to_dict,
-    option,
-    parse_config,
-)
+from hf_segan.training.config import DataConfig, OptimConfig, RunConfig, option, parse_config
 from hf_segan.training.data import (
     FaceTrainingSet,
     TrainingStream,
@@ -43,19 +29,8 @@ from hf_segan.training.data import (
     evaluation_loader,
     load_split,
 )
-from hf_segan.training.logging import log_scalars, start_tracking
-from hf_segan.training.runtime import (
-    check_losses_finite,
-    create_accelerator,
-    finish_run,
-    keep_best,
-    learning_rate,
-    make_optimizer,
-    progress_bar,
-    run_script,
-    set_learning_rate,
-    sync_context,
-)
+from hf_segan.training.loop import resume_run, train_model
+from hf_segan.training.runtime import create_accelerator, finish_run, make_optimizer, run_script
 
 COLUMNS = ["image", "expression"]
 
@@ -100,7 +75,6 @@ def main(argv: Sequence[str]) -> None:
             check_expression_labels(dataset)
 
     accelerator = create_accelerator(config)
-    output_dir = Path(config.output_dir)
     set_seed(config.seed)
     model = ExpressionClassifier(**config.model.kwargs)
     optimizer = make_optimizer(model.parameters(), config.optim)
@@ -112,57 +86,40 @@ def main(argv: Sequence[str]) -> None:
         eval_set = FaceTrainingSet(eval_data, COLUMNS, config.data.resolution)
         eval_loader = evaluation_loader(accelerator, eval_set, config.data.eval_batch_size)
 
-    set_seed(config.seed, device_specific=True)
-    start_step, best_accuracy, history = 0, -math.inf, []
-    resume_path = resolve_resume_path(output_dir, config.resume_from_checkpoint)
-    if resume_path is not None:
-        state = load_checkpoint(accelerator, resume_path)
-        start_step, best_accuracy, history = state["step"], state["best_accuracy"], state["history"]
-    start_tracking(accelerator, "train_classifier", config_to_dict(config))
-
-    accumulation = config.gradient_accumulation_steps
-    batches = stream.batches(start_step * accumulation)
+    state = resume_run(accelerator, config, "train_classifier", "best_accuracy")
+    batches = stream.batches(state.start_step * config.gradient_accumulation_steps)
     seen_indices: list[int] = []
-    bar = progress_bar(accelerator, config.max_steps, start_step, "classifier")
-    model.train()
-    for step in range(start_step, config.max_steps):
-        lr = learning_rate(config.optim, step, config.max_steps)
-        set_learning_rate(optimizer, lr)
-        total = 0.0
-        for micro in range(accumulation):
-            batch = next(batches)
-            seen_indices.extend(batch["index"].tolist())
-            with sync_context(accelerator, [model], micro == accumulation - 1):
-                logits = model(batch["image"]).logits
-                loss = F.cross_entropy(logits.float(), batch["expression"], label_smoothing=config.label_smoothing)
-                accelerator.backward(loss / accumulation)
-            total += loss.detach() / accumulation
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        done = step + 1
-        bar.update(1)
-        check_losses_finite(accelerator, {"train/loss": total}, done, output_dir)
 
-        if done % config.log_every == 0:
-            log_scalars(accelerator, {"train/loss": accelerator.reduce(total, "mean"), "train/lr": lr}, done)
-        if eval_loader is not None and (done % config.eval_every == 0 or done == config.max_steps):
-            metrics = evaluate(accelerator, model, eval_loader)
-            log_scalars(accelerator, metrics, done)
-            history.append({"step": done, "accuracy": metrics["eval/accuracy"]})
-            best_accuracy = keep_best(accelerator, model, output_dir, metrics["eval/accuracy"], best_accuracy)
-        if done % config.checkpoint_every == 0:
-            extra = {"best_accuracy": best_accuracy, "history": history}
-            save_checkpoint(accelerator, output_dir, done, config.checkpoints_total_limit, extra)
-    bar.close()
+    def micro_batch_loss() -> torch.Tensor:
+        batch = next(batches)
+        seen_indices.extend(batch["index"].tolist())
+        logits = model(batch["image"]).logits
+        return F.cross_entropy(logits.float(), batch["expression"], label_smoothing=config.label_smoothing)
 
+    def record(done: int, metrics: dict[str, float], _loss: torch.Tensor) -> tuple[float, dict]:
+        return metrics["eval/accuracy"], {"step": done, "accuracy": metrics["eval/accuracy"]}
+
+    train_model(
+        accelerator,
+        config,
+        config.optim,
+        model,
+        optimizer,
+        state,
+        desc="classifier",
+        best_key="best_accuracy",
+        micro_batch_loss=micro_batch_loss,
+        evaluate=None if eval_loader is None else lambda: evaluate(accelerator, model, eval_loader),
+        record=record,
+    )
     finish_run(
         accelerator,
         model,
         config,
         "train_classifier",
-        start_step if resume_path is not None else None,
+        state.resumed_from_step,
         seen_indices,
-        {"best_accuracy": best_accuracy if history else None, "eval_history": history},
+        {"best_accuracy": state.best if state.history else None, "eval_history": state.history},
     )
 
 

@@ -12,32 +12,19 @@ unseen identities every ``eval_every`` steps; the best model goes to ``output_di
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from accelerate.utils import set_seed
 
 from hf_segan.models.geometry import LandmarkGeometryModel
-from hf_segan.training.checkpointing import load_checkpoint, resolve_resume_path, save_checkpoint
-from hf_segan.training.config import OptimConfig, RunConfig, config_to_dict, option, parse_config
+from hf_segan.training.config import OptimConfig, RunConfig, option, parse_config
 from hf_segan.training.data import check_kwargs
 from hf_segan.training.geometry_data import landmark_pairs
-from hf_segan.training.logging import log_scalars, start_tracking
-from hf_segan.training.runtime import (
-    check_losses_finite,
-    create_accelerator,
-    finish_run,
-    keep_best,
-    learning_rate,
-    make_optimizer,
-    progress_bar,
-    run_script,
-    set_learning_rate,
-)
+from hf_segan.training.loop import resume_run, train_model
+from hf_segan.training.runtime import create_accelerator, finish_run, make_optimizer, run_script
 
 
 @dataclasses.dataclass
@@ -78,7 +65,6 @@ def main(argv: Sequence[str]) -> None:
     check_kwargs(LandmarkGeometryModel.__init__, config.model.kwargs, "model.kwargs")
     data = config.data
     accelerator = create_accelerator(config)
-    output_dir = Path(config.output_dir)
     set_seed(config.seed)
     train = landmark_pairs("train", data.num_identities, data.pairs_per_identity, config.seed, data.augment)
     validation = landmark_pairs("validation", data.eval_identities, 8, config.seed + 1, augment=0.0)
@@ -86,51 +72,39 @@ def main(argv: Sequence[str]) -> None:
     optimizer = make_optimizer(model.parameters(), config.optim)
     model, optimizer = accelerator.prepare(model, optimizer)
 
-    set_seed(config.seed, device_specific=True)
-    start_step, best_score, history = 0, -math.inf, []
-    resume_path = resolve_resume_path(output_dir, config.resume_from_checkpoint)
-    if resume_path is not None:
-        state = load_checkpoint(accelerator, resume_path)
-        start_step, best_score, history = state["step"], state["best_score"], state["history"]
-    start_tracking(accelerator, "train_geometry", config_to_dict(config))
+    state = resume_run(accelerator, config, "train_geometry", "best_score")
     generator = torch.Generator().manual_seed(config.seed * 1000 + accelerator.process_index)
-    bar = progress_bar(accelerator, config.max_steps, start_step, "geometry")
-    model.train()
-    for step in range(start_step, config.max_steps):
-        lr = learning_rate(config.optim, step, config.max_steps)
-        set_learning_rate(optimizer, lr)
-        total = 0.0
-        for _ in range(config.gradient_accumulation_steps):
-            index = torch.randint(len(train["source"]), (data.batch_size,), generator=generator)
-            source, condition, target = (train[key][index].to(accelerator.device) for key in train)
-            with accelerator.autocast():
-                loss = F.mse_loss(model(source, condition).float(), target)
-            accelerator.backward(loss / config.gradient_accumulation_steps)
-            total += loss.detach() / config.gradient_accumulation_steps
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        done = step + 1
-        bar.update(1)
-        check_losses_finite(accelerator, {"train/loss": total}, done, output_dir)
-        if done % config.log_every == 0:
-            log_scalars(accelerator, {"train/loss": accelerator.reduce(total, "mean"), "train/lr": lr}, done)
-        if done % config.eval_every == 0 or done == config.max_steps:
-            metrics = evaluate(model, validation, accelerator.device)
-            log_scalars(accelerator, metrics, done)
-            history.append({"step": done, "train_loss": float(total), **metrics})
-            best_score = keep_best(accelerator, model, output_dir, -metrics["eval/mse"], best_score)
-        if done % config.checkpoint_every == 0:
-            extra = {"best_score": best_score, "history": history}
-            save_checkpoint(accelerator, output_dir, done, config.checkpoints_total_limit, extra)
-    bar.close()
+
+    def micro_batch_loss() -> torch.Tensor:
+        index = torch.randint(len(train["source"]), (data.batch_size,), generator=generator)
+        source, condition, target = (train[key][index].to(accelerator.device) for key in train)
+        with accelerator.autocast():
+            return F.mse_loss(model(source, condition).float(), target)
+
+    def record(done: int, metrics: dict[str, float], loss: torch.Tensor) -> tuple[float, dict]:
+        return -metrics["eval/mse"], {"step": done, "train_loss": float(loss), **metrics}
+
+    train_model(
+        accelerator,
+        config,
+        config.optim,
+        model,
+        optimizer,
+        state,
+        desc="geometry",
+        best_key="best_score",
+        micro_batch_loss=micro_batch_loss,
+        evaluate=lambda: evaluate(model, validation, accelerator.device),
+        record=record,
+    )
     finish_run(
         accelerator,
         model,
         config,
         "train_geometry",
-        start_step if resume_path is not None else None,
+        state.resumed_from_step,
         [],
-        {"best_eval_mse": -best_score if history else None, "eval_history": history},
+        {"best_eval_mse": -state.best if state.history else None, "eval_history": state.history},
     )
 
 

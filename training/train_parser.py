@@ -11,10 +11,8 @@ one to ``output_dir/final`` (both loadable with ``from_pretrained``).
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 from accelerate import Accelerator
@@ -25,33 +23,11 @@ from hf_segan.losses import parser_loss
 from hf_segan.metrics import ConfusionMatrix
 from hf_segan.models.bisenet import BiSeNetFaceParser
 from hf_segan.models.unet import UNetFaceParser
-from hf_segan.training.checkpointing import (
-    load_checkpoint,
-    resolve_resume_path,
-    save_checkpoint,
-)
-from hf_segan.training.config import (
-    DataConfig,
-    OptimConfig,
-    RunConfig,
-    config_to_dict,
-    option,
-    parse_config,
-)
+from hf_segan.training.config import DataConfig, OptimConfig, RunConfig, option, parse_config
 from hf_segan.training.data import FaceTrainingSet, TrainingStream, check_kwargs, evaluation_loader, load_split
-from hf_segan.training.logging import labels_as_image, log_image_grid, log_scalars, start_tracking
-from hf_segan.training.runtime import (
-    check_losses_finite,
-    create_accelerator,
-    finish_run,
-    keep_best,
-    learning_rate,
-    make_optimizer,
-    progress_bar,
-    run_script,
-    set_learning_rate,
-    sync_context,
-)
+from hf_segan.training.logging import labels_as_image, log_image_grid
+from hf_segan.training.loop import resume_run, train_model
+from hf_segan.training.runtime import create_accelerator, finish_run, make_optimizer, run_script
 
 PARSERS = {"bisenet": BiSeNetFaceParser, "unet": UNetFaceParser}
 
@@ -102,7 +78,6 @@ def main(argv: Sequence[str]) -> None:
     eval_data = load_split(config.data, config.data.eval_split) if config.data.eval_split else None
 
     accelerator = create_accelerator(config)
-    output_dir = Path(config.output_dir)
     set_seed(config.seed)
     # The pipeline parses faces at the side the parser learned them at.
     model = parser_class(**{**config.model.kwargs, "input_resolution": config.data.resolution})
@@ -121,68 +96,52 @@ def main(argv: Sequence[str]) -> None:
         eval_set = FaceTrainingSet(eval_data, columns, config.data.resolution)
         eval_loader = evaluation_loader(accelerator, eval_set, config.data.eval_batch_size)
 
-    set_seed(config.seed, device_specific=True)
-    start_step, best_miou, history = 0, -math.inf, []
-    resume_path = resolve_resume_path(output_dir, config.resume_from_checkpoint)
-    if resume_path is not None:
-        state = load_checkpoint(accelerator, resume_path)
-        start_step, best_miou, history = state["step"], state["best_miou"], state["history"]
-    start_tracking(accelerator, "train_parser", config_to_dict(config))
-
-    accumulation = config.gradient_accumulation_steps
-    batches = stream.batches(start_step * accumulation)
+    state = resume_run(accelerator, config, "train_parser", "best_miou")
+    batches = stream.batches(state.start_step * config.gradient_accumulation_steps)
     seen_indices: list[int] = []
-    bar = progress_bar(accelerator, config.max_steps, start_step, "parser")
-    model.train()
-    for step in range(start_step, config.max_steps):
-        lr = learning_rate(config.optim, step, config.max_steps)
-        set_learning_rate(optimizer, lr)
-        total = 0.0
-        for micro in range(accumulation):
-            batch = next(batches)
-            seen_indices.extend(batch["index"].tolist())
-            with sync_context(accelerator, [model], micro == accumulation - 1):
-                output = model(batch["image"], return_aux=True)
-                loss = parser_loss(
-                    output.logits,
-                    output.aux_logits,
-                    batch["mask"],
-                    config.loss.aux_weight,
-                    config.loss.ohem_threshold,
-                    config.loss.ohem_min_kept,
-                )
-                accelerator.backward(loss / accumulation)
-            total += loss.detach().float() / accumulation
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        done = step + 1
-        bar.update(1)
-        check_losses_finite(accelerator, {"train/loss": total}, done, output_dir)
+    last: dict = {}  # the step's last micro-batch and output, for the image grid
 
-        if done % config.log_every == 0:
-            log_scalars(accelerator, {"train/loss": accelerator.reduce(total, "mean"), "train/lr": lr}, done)
+    def micro_batch_loss() -> torch.Tensor:
+        last["batch"] = batch = next(batches)
+        seen_indices.extend(batch["index"].tolist())
+        last["output"] = output = model(batch["image"], return_aux=True)
+        loss = config.loss
+        return parser_loss(
+            output.logits, output.aux_logits, batch["mask"], loss.aux_weight, loss.ohem_threshold, loss.ohem_min_kept
+        )
+
+    def log_images(done: int) -> None:
         if done % config.image_every == 0:
-            predictions = output.logits.detach().argmax(1)
+            predictions = last["output"].logits.detach().argmax(1)
+            batch = last["batch"]
             columns_ = [batch["image"], labels_as_image(batch["mask"]), labels_as_image(predictions)]
             log_image_grid(accelerator, "train/input_truth_prediction", columns_, done)
-        if eval_loader is not None and (done % config.eval_every == 0 or done == config.max_steps):
-            metrics = evaluate(accelerator, model, eval_loader)
-            log_scalars(accelerator, metrics, done)
-            history.append({"step": done, "miou": metrics["eval/miou"]})
-            best_miou = keep_best(accelerator, model, output_dir, metrics["eval/miou"], best_miou)
-        if done % config.checkpoint_every == 0:
-            extra = {"best_miou": best_miou, "history": history}
-            save_checkpoint(accelerator, output_dir, done, config.checkpoints_total_limit, extra)
-    bar.close()
 
+    def record(done: int, metrics: dict[str, float], _loss: torch.Tensor) -> tuple[float, dict]:
+        return metrics["eval/miou"], {"step": done, "miou": metrics["eval/miou"]}
+
+    train_model(
+        accelerator,
+        config,
+        config.optim,
+        model,
+        optimizer,
+        state,
+        desc="parser",
+        best_key="best_miou",
+        micro_batch_loss=micro_batch_loss,
+        evaluate=None if eval_loader is None else lambda: evaluate(accelerator, model, eval_loader),
+        record=record,
+        after_step=log_images,
+    )
     finish_run(
         accelerator,
         model,
         config,
         "train_parser",
-        start_step if resume_path is not None else None,
+        state.resumed_from_step,
         seen_indices,
-        {"best_miou": best_miou if history else None, "eval_history": history},
+        {"best_miou": state.best if state.history else None, "eval_history": state.history},
     )
 
 

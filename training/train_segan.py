@@ -17,16 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from accelerate.utils import set_seed
 
 from hf_segan.model_card import card_kwargs_from_summary, write_model_card
 from hf_segan.pipeline import SeganPipeline
-from hf_segan.training.checkpointing import (
-    load_checkpoint,
-    resolve_resume_path,
-    save_checkpoint,
-    save_pretrained_atomic,
-)
+from hf_segan.training.checkpointing import save_checkpoint, save_pretrained_atomic
 from hf_segan.training.config import config_to_dict, parse_config
 from hf_segan.training.data import (
     FaceTrainingSet,
@@ -36,7 +30,8 @@ from hf_segan.training.data import (
     evaluation_loader,
     load_split,
 )
-from hf_segan.training.logging import log_image_grid, log_scalars, start_tracking
+from hf_segan.training.logging import log_image_grid, log_scalars
+from hf_segan.training.loop import resume_run
 from hf_segan.training.runtime import (
     check_losses_finite,
     create_accelerator,
@@ -95,12 +90,8 @@ def main(argv: Sequence[str]) -> None:
             accelerator, FaceTrainingSet(eval_data, eval_columns, data.resolution), data.eval_batch_size
         )
 
-    set_seed(config.seed, device_specific=True)
-    start_step = 0
-    resume_path = resolve_resume_path(output_dir, config.resume_from_checkpoint)
-    if resume_path is not None:
-        start_step = load_checkpoint(accelerator, resume_path)["step"]
-    start_tracking(accelerator, "train_segan", config_to_dict(config))
+    state = resume_run(accelerator, config, "train_segan")
+    start_step = state.start_step
 
     accumulation, n_critic = config.gradient_accumulation_steps, config.loss.n_critic
     batches = stream.batches(start_step * accumulation)
@@ -154,7 +145,7 @@ def main(argv: Sequence[str]) -> None:
             "script": "train_segan",
             "num_processes": accelerator.num_processes,
             "steps": config.max_steps,
-            "resumed_from_step": start_step if resume_path is not None else None,
+            "resumed_from_step": state.resumed_from_step,
             "samples_per_epoch_per_process": len(stream) * data.batch_size,
             "ablation": {
                 "region_source": config.region_source,
