@@ -140,6 +140,31 @@ def test_training_reduces_the_loss(tmp_path):
     assert (out / "checkpoint-150" / "training_state.json").is_file()
 
 
+def test_training_resumed_from_a_checkpoint_ends_with_the_same_model(tmp_path):
+    """The stopped run's batch draws are replayed on resume, so it trains on the batches it would have seen."""
+    import shutil
+
+    from safetensors.torch import load_file
+    from train_geometry import main
+
+    config = Path(__file__).resolve().parents[1] / "training/configs/geometry_synthfaces.yaml"
+    tiny = ["--max_steps", "6", "--eval_every", "3", "--checkpoint_every", "3", "--data.num_identities", "4"]
+    tiny += ["--data.pairs_per_identity", "4", "--data.eval_identities", "2", "--data.batch_size", "8"]
+    tiny += ["--model.kwargs", "{hidden_dim: 16, num_layers: 2}", "--config", str(config)]
+    main([*tiny, "--output_dir", str(tmp_path / "straight")])
+    shutil.copytree(tmp_path / "straight" / "checkpoint-3", tmp_path / "resumed" / "checkpoint-3")
+    main([*tiny, "--output_dir", str(tmp_path / "resumed"), "--resume_from_checkpoint", "latest"])
+    weights = [
+        load_file(tmp_path / run / "final" / "diffusion_pytorch_model.safetensors") for run in ("straight", "resumed")
+    ]
+    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+    history = [
+        json.loads((tmp_path / run / "training_summary.json").read_text())["eval_history"]
+        for run in ("straight", "resumed")
+    ]
+    assert history[0] == history[1]
+
+
 @pytest.fixture(scope="module")
 def shipped_geometry():
     return LandmarkGeometryModel.from_pretrained(default_model_path() / "geometry").eval()

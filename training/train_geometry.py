@@ -75,8 +75,15 @@ def main(argv: Sequence[str]) -> None:
     state = resume_run(accelerator, config, "train_geometry", "best_score")
     generator = torch.Generator().manual_seed(config.seed * 1000 + accelerator.process_index)
 
+    def batch_indices() -> torch.Tensor:
+        return torch.randint(len(train["source"]), (data.batch_size,), generator=generator)
+
+    # A resumed run trains on the batches the stopped one would have drawn next: replay the draws it already made.
+    for _ in range(state.start_step * config.gradient_accumulation_steps):
+        batch_indices()
+
     def micro_batch_loss() -> torch.Tensor:
-        index = torch.randint(len(train["source"]), (data.batch_size,), generator=generator)
+        index = batch_indices()
         source, condition, target = (train[key][index].to(accelerator.device) for key in train)
         with accelerator.autocast():
             return F.mse_loss(model(source, condition).float(), target)
