@@ -29,8 +29,8 @@ from hf_segan.training.data import (
     evaluation_loader,
     load_split,
 )
-from hf_segan.training.loop import resume_run, train_model
-from hf_segan.training.runtime import create_accelerator, finish_run, make_optimizer, run_script
+from hf_segan.training.loop import OneModelRun
+from hf_segan.training.runtime import create_accelerator, make_optimizer, run_script
 
 COLUMNS = ["image", "expression"]
 
@@ -86,41 +86,20 @@ def main(argv: Sequence[str]) -> None:
         eval_set = FaceTrainingSet(eval_data, COLUMNS, config.data.resolution)
         eval_loader = evaluation_loader(accelerator, eval_set, config.data.eval_batch_size)
 
-    state = resume_run(accelerator, config, "train_classifier", "best_accuracy")
-    batches = stream.batches(state.start_step * config.gradient_accumulation_steps)
-    seen_indices: list[int] = []
+    run = OneModelRun.resume(accelerator, config, model, optimizer, "train_classifier", "best_accuracy")
+    batches = run.batches(stream)
 
     def micro_batch_loss() -> torch.Tensor:
         batch = next(batches)
-        seen_indices.extend(batch["index"].tolist())
         logits = model(batch["image"]).logits
         return F.cross_entropy(logits.float(), batch["expression"], label_smoothing=config.label_smoothing)
 
     def record(done: int, metrics: dict[str, float], _loss: torch.Tensor) -> tuple[float, dict]:
         return metrics["eval/accuracy"], {"step": done, "accuracy": metrics["eval/accuracy"]}
 
-    train_model(
-        accelerator,
-        config,
-        config.optim,
-        model,
-        optimizer,
-        state,
-        desc="classifier",
-        best_key="best_accuracy",
-        micro_batch_loss=micro_batch_loss,
-        evaluate=None if eval_loader is None else lambda: evaluate(accelerator, model, eval_loader),
-        record=record,
-    )
-    finish_run(
-        accelerator,
-        model,
-        config,
-        "train_classifier",
-        state.resumed_from_step,
-        seen_indices,
-        {"best_accuracy": state.best if state.history else None, "eval_history": state.history},
-    )
+    evaluate_run = None if eval_loader is None else lambda: evaluate(accelerator, model, eval_loader)
+    run.train(config.optim, micro_batch_loss, evaluate_run, record)
+    run.finish({"best_accuracy": run.best})
 
 
 if __name__ == "__main__":

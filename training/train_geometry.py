@@ -23,8 +23,8 @@ from hf_segan.models.geometry import LandmarkGeometryModel
 from hf_segan.training.config import OptimConfig, RunConfig, option, parse_config
 from hf_segan.training.data import check_kwargs
 from hf_segan.training.geometry_data import landmark_pairs
-from hf_segan.training.loop import resume_run, train_model
-from hf_segan.training.runtime import create_accelerator, finish_run, make_optimizer, run_script
+from hf_segan.training.loop import OneModelRun
+from hf_segan.training.runtime import create_accelerator, make_optimizer, run_script
 
 
 @dataclasses.dataclass
@@ -72,14 +72,14 @@ def main(argv: Sequence[str]) -> None:
     optimizer = make_optimizer(model.parameters(), config.optim)
     model, optimizer = accelerator.prepare(model, optimizer)
 
-    state = resume_run(accelerator, config, "train_geometry", "best_score")
+    run = OneModelRun.resume(accelerator, config, model, optimizer, "train_geometry", "best_score")
     generator = torch.Generator().manual_seed(config.seed * 1000 + accelerator.process_index)
 
     def batch_indices() -> torch.Tensor:
         return torch.randint(len(train["source"]), (data.batch_size,), generator=generator)
 
     # A resumed run trains on the batches the stopped one would have drawn next: replay the draws it already made.
-    for _ in range(state.start_step * config.gradient_accumulation_steps):
+    for _ in range(run.state.start_step * config.gradient_accumulation_steps):
         batch_indices()
 
     def micro_batch_loss() -> torch.Tensor:
@@ -91,28 +91,8 @@ def main(argv: Sequence[str]) -> None:
     def record(done: int, metrics: dict[str, float], loss: torch.Tensor) -> tuple[float, dict]:
         return -metrics["eval/mse"], {"step": done, "train_loss": float(loss), **metrics}
 
-    train_model(
-        accelerator,
-        config,
-        config.optim,
-        model,
-        optimizer,
-        state,
-        desc="geometry",
-        best_key="best_score",
-        micro_batch_loss=micro_batch_loss,
-        evaluate=lambda: evaluate(model, validation, accelerator.device),
-        record=record,
-    )
-    finish_run(
-        accelerator,
-        model,
-        config,
-        "train_geometry",
-        state.resumed_from_step,
-        [],
-        {"best_eval_mse": -state.best if state.history else None, "eval_history": state.history},
-    )
+    run.train(config.optim, micro_batch_loss, lambda: evaluate(model, validation, accelerator.device), record)
+    run.finish({"best_eval_mse": None if run.best is None else -run.best})
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ from hf_segan.models.unet import UNetFaceParser
 from hf_segan.training.config import DataConfig, OptimConfig, RunConfig, option, parse_config
 from hf_segan.training.data import FaceTrainingSet, TrainingStream, check_kwargs, evaluation_loader, load_split
 from hf_segan.training.logging import labels_as_image, log_image_grid
-from hf_segan.training.loop import resume_run, train_model
-from hf_segan.training.runtime import create_accelerator, finish_run, make_optimizer, run_script
+from hf_segan.training.loop import OneModelRun
+from hf_segan.training.runtime import create_accelerator, make_optimizer, run_script
 
 PARSERS = {"bisenet": BiSeNetFaceParser, "unet": UNetFaceParser}
 
@@ -96,14 +96,12 @@ def main(argv: Sequence[str]) -> None:
         eval_set = FaceTrainingSet(eval_data, columns, config.data.resolution)
         eval_loader = evaluation_loader(accelerator, eval_set, config.data.eval_batch_size)
 
-    state = resume_run(accelerator, config, "train_parser", "best_miou")
-    batches = stream.batches(state.start_step * config.gradient_accumulation_steps)
-    seen_indices: list[int] = []
+    run = OneModelRun.resume(accelerator, config, model, optimizer, "train_parser", "best_miou")
+    batches = run.batches(stream)
     last: dict = {}  # the step's last micro-batch and output, for the image grid
 
     def micro_batch_loss() -> torch.Tensor:
         last["batch"] = batch = next(batches)
-        seen_indices.extend(batch["index"].tolist())
         last["output"] = output = model(batch["image"], return_aux=True)
         loss = config.loss
         return parser_loss(
@@ -120,29 +118,9 @@ def main(argv: Sequence[str]) -> None:
     def record(done: int, metrics: dict[str, float], _loss: torch.Tensor) -> tuple[float, dict]:
         return metrics["eval/miou"], {"step": done, "miou": metrics["eval/miou"]}
 
-    train_model(
-        accelerator,
-        config,
-        config.optim,
-        model,
-        optimizer,
-        state,
-        desc="parser",
-        best_key="best_miou",
-        micro_batch_loss=micro_batch_loss,
-        evaluate=None if eval_loader is None else lambda: evaluate(accelerator, model, eval_loader),
-        record=record,
-        after_step=log_images,
-    )
-    finish_run(
-        accelerator,
-        model,
-        config,
-        "train_parser",
-        state.resumed_from_step,
-        seen_indices,
-        {"best_miou": state.best if state.history else None, "eval_history": state.history},
-    )
+    evaluate_run = None if eval_loader is None else lambda: evaluate(accelerator, model, eval_loader)
+    run.train(config.optim, micro_batch_loss, evaluate_run, record, after_step=log_images)
+    run.finish({"best_miou": run.best})
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 ``train_parser.py``, ``train_classifier.py`` and ``train_geometry.py`` each train one model with one optimizer; they
 differ only in their config, their data and the loss of one micro-batch (and what they evaluate), which they hand
-to :func:`train_model`. :func:`resume_run` is also the joint script's resume step. Everything a checkpoint holds is
+to :class:`OneModelRun`. :func:`resume_run` is also the joint script's resume step. Everything a checkpoint holds is
 written by :mod:`.checkpointing` (safetensors + JSON, atomically), so a resumed run continues bit-identically.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -19,9 +19,11 @@ from accelerate.utils import set_seed
 
 from .checkpointing import load_checkpoint, resolve_resume_path, save_checkpoint
 from .config import OptimConfig, RunConfig, config_to_dict
+from .data import TrainingStream
 from .logging import log_scalars, start_tracking
 from .runtime import (
     check_losses_finite,
+    finish_run,
     keep_best,
     learning_rate,
     progress_bar,
@@ -63,60 +65,113 @@ def resume_run(accelerator: Accelerator, config: RunConfig, script: str, best_ke
     return state
 
 
-def train_model(
-    accelerator: Accelerator,
-    config: RunConfig,
-    optim: OptimConfig,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    state: RunState,
-    *,
-    desc: str,
-    best_key: str,
-    micro_batch_loss: Callable[[], torch.Tensor],
-    evaluate: Callable[[], dict[str, float]] | None,
-    record: Callable[[int, dict[str, float], torch.Tensor], tuple[float, dict]],
-    after_step: Callable[[int], None] | None = None,
-) -> None:
-    """Train ``model`` from ``state.start_step`` to ``config.max_steps``, updating ``state`` in place.
+@dataclasses.dataclass
+class OneModelRun:
+    """A run of a script that trains one model with one optimizer (parser, classifier, geometry model).
 
-    Each step sets the learning rate of ``optim``'s schedule, sums ``micro_batch_loss()`` over
-    ``config.gradient_accumulation_steps`` micro-batches (backward on each, gradients synchronised across processes
-    on the last only), steps the optimizer and stops a diverged run. Then, at their intervals: the loss and the
-    learning rate are logged, ``after_step(done)`` runs (script extras such as image grids), ``evaluate()`` is
-    scored by ``record(done, metrics, loss) -> (score, history entry)`` and the best model so far saved to
-    ``output_dir/best``, and a checkpoint holding ``{best_key: state.best, "history": state.history}`` is written.
+    The script builds the model, optimizer and data, then calls :meth:`resume`, :meth:`train` with the loss of
+    one micro-batch and its evaluation, and :meth:`finish`. ``best_key`` names the best evaluation score in every
+    checkpoint's ``training_state.json``.
     """
-    output_dir = Path(config.output_dir)
-    accumulation = config.gradient_accumulation_steps
-    bar = progress_bar(accelerator, config.max_steps, state.start_step, desc)
-    model.train()
-    for step in range(state.start_step, config.max_steps):
-        lr = learning_rate(optim, step, config.max_steps)
-        set_learning_rate(optimizer, lr)
-        total = 0.0
-        for micro in range(accumulation):
-            with sync_context(accelerator, [model], micro == accumulation - 1):
-                loss = micro_batch_loss()
-                accelerator.backward(loss / accumulation)
-            total += loss.detach().float() / accumulation
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        done = step + 1
-        bar.update(1)
-        check_losses_finite(accelerator, {"train/loss": total}, done, output_dir)
 
-        if done % config.log_every == 0:
-            log_scalars(accelerator, {"train/loss": accelerator.reduce(total, "mean"), "train/lr": lr}, done)
-        if after_step is not None:
-            after_step(done)
-        if evaluate is not None and (done % config.eval_every == 0 or done == config.max_steps):
-            metrics = evaluate()
-            log_scalars(accelerator, metrics, done)
-            score, entry = record(done, metrics, total)
-            state.history.append(entry)
-            state.best = keep_best(accelerator, model, output_dir, score, state.best)
-        if done % config.checkpoint_every == 0:
-            extra = {best_key: state.best, "history": state.history}
-            save_checkpoint(accelerator, output_dir, done, config.checkpoints_total_limit, extra)
-    bar.close()
+    accelerator: Accelerator
+    config: RunConfig
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    script: str
+    best_key: str
+    state: RunState
+    #: Every training sample index this process drew, in order (``debug_record_indices``).
+    seen_indices: list[int] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def resume(
+        cls,
+        accelerator: Accelerator,
+        config: RunConfig,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        script: str,
+        best_key: str,
+    ) -> OneModelRun:
+        """:func:`resume_run` for a prepared ``model`` and ``optimizer``."""
+        return cls(
+            accelerator, config, model, optimizer, script, best_key, resume_run(accelerator, config, script, best_key)
+        )
+
+    def batches(self, stream: TrainingStream) -> Iterator[dict]:
+        """``stream``'s batches from where the run stands, each one's sample indices recorded."""
+        for batch in stream.batches(self.state.start_step * self.config.gradient_accumulation_steps):
+            self.seen_indices.extend(batch["index"].tolist())
+            yield batch
+
+    def train(
+        self,
+        optim: OptimConfig,
+        micro_batch_loss: Callable[[], torch.Tensor],
+        evaluate: Callable[[], dict[str, float]] | None,
+        record: Callable[[int, dict[str, float], torch.Tensor], tuple[float, dict]],
+        after_step: Callable[[int], None] | None = None,
+    ) -> None:
+        """Train from ``state.start_step`` to ``config.max_steps``, updating ``state`` in place.
+
+        Each step sets the learning rate of ``optim``'s schedule, sums ``micro_batch_loss()`` over
+        ``config.gradient_accumulation_steps`` micro-batches (backward on each, gradients synchronised across
+        processes on the last only), steps the optimizer and stops a diverged run. Then, at their intervals: the
+        loss and the learning rate are logged, ``after_step(done)`` runs (script extras such as image grids),
+        ``evaluate()`` is scored by ``record(done, metrics, loss) -> (score, history entry)`` and the best model so
+        far saved to ``output_dir/best``, and a checkpoint is written.
+        """
+        accelerator, config, model, optimizer, state = (
+            self.accelerator, self.config, self.model, self.optimizer, self.state
+        )  # fmt: skip
+        output_dir = Path(config.output_dir)
+        accumulation = config.gradient_accumulation_steps
+        bar = progress_bar(accelerator, config.max_steps, state.start_step, self.script.removeprefix("train_"))
+        model.train()
+        for step in range(state.start_step, config.max_steps):
+            lr = learning_rate(optim, step, config.max_steps)
+            set_learning_rate(optimizer, lr)
+            total = 0.0
+            for micro in range(accumulation):
+                with sync_context(accelerator, [model], micro == accumulation - 1):
+                    loss = micro_batch_loss()
+                    accelerator.backward(loss / accumulation)
+                total += loss.detach().float() / accumulation
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            done = step + 1
+            bar.update(1)
+            check_losses_finite(accelerator, {"train/loss": total}, done, output_dir)
+
+            if done % config.log_every == 0:
+                log_scalars(accelerator, {"train/loss": accelerator.reduce(total, "mean"), "train/lr": lr}, done)
+            if after_step is not None:
+                after_step(done)
+            if evaluate is not None and (done % config.eval_every == 0 or done == config.max_steps):
+                metrics = evaluate()
+                log_scalars(accelerator, metrics, done)
+                score, entry = record(done, metrics, total)
+                state.history.append(entry)
+                state.best = keep_best(accelerator, model, output_dir, score, state.best)
+            if done % config.checkpoint_every == 0:
+                extra = {self.best_key: state.best, "history": state.history}
+                save_checkpoint(accelerator, output_dir, done, config.checkpoints_total_limit, extra)
+        bar.close()
+
+    @property
+    def best(self) -> float | None:
+        """The best evaluation score, or None when the run never evaluated."""
+        return self.state.best if self.state.history else None
+
+    def finish(self, results: dict) -> None:
+        """:func:`~.runtime.finish_run`: the final model, ``training_summary.json`` (with ``results``), exit."""
+        finish_run(
+            self.accelerator,
+            self.model,
+            self.config,
+            self.script,
+            self.state.resumed_from_step,
+            self.seen_indices,
+            {**results, "eval_history": self.state.history},
+        )
