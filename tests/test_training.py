@@ -403,6 +403,7 @@ def test_segan_two_cpu_processes_split_the_data(tmp_path):
         (["--model.pretrained_parser", "no/such/parser"], "`model.pretrained_parser` 'no/such/parser' is not a"),
         (["--parsing_data.max_eval_samples", "8"], "Unknown config key `parsing_data.max_eval_samples`"),
         (["--model.editor", "{preset: papr}"], "Unknown editor preset 'papr'; expected one of ['paper', 'synthfaces']"),
+        (["--model.editor", "{region_dilation: 0}"], "`model.editor.region_dilation` is no longer an option"),
     ],
 )
 def test_segan_rejects_bad_config_in_one_line(tmp_path, capsys, overrides, message):

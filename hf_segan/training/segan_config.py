@@ -10,7 +10,7 @@ import dataclasses
 
 from ..losses import ADVERSARIAL_LOSSES, RECONSTRUCTION_DISTANCES
 from ..models.bisenet import BiSeNetFaceParser
-from ..models.editor import editor_arguments
+from ..models.editor import RETIRED_OPTIONS, editor_arguments
 from ..models.unet import UNetFaceParser
 from .config import DataConfig, OptimConfig, RunConfig, TrainingDataConfig, option
 
@@ -81,7 +81,13 @@ class SeganTrainingConfig(RunConfig):
         super().check()
         if "region_source" in self.model.editor:
             raise ValueError("Set the top-level `region_source`, not `model.editor.region_source`.")
-        editor_arguments(self.model.editor)  # an unknown preset name fails here, before any work
+        arguments = editor_arguments(self.model.editor)  # an unknown preset name fails here, before any work
+        retired = sorted(RETIRED_OPTIONS.keys() & arguments.keys())
+        if retired:
+            raise ValueError(
+                f"`model.editor.{retired[0]}` is no longer an option: the editor always uses "
+                f"{RETIRED_OPTIONS[retired[0]]!r}; remove the key."
+            )
 
     @property
     def parser_trainable(self) -> bool:
