@@ -103,9 +103,9 @@ def main(argv: Sequence[str]) -> None:
     def micro_batch_loss() -> torch.Tensor:
         last["batch"] = batch = next(batches)
         last["output"] = output = model(batch["image"], return_aux=True)
-        loss = config.loss
+        terms = config.loss
         return parser_loss(
-            output.logits, output.aux_logits, batch["mask"], loss.aux_weight, loss.ohem_threshold, loss.ohem_min_kept
+            output.logits, output.aux_logits, batch["mask"], terms.aux_weight, terms.ohem_threshold, terms.ohem_min_kept
         )
 
     def log_images(done: int) -> None:
