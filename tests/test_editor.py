@@ -1,6 +1,7 @@
 """The hierarchical expression editor: shapes, composition, editable regions, gradients, persistence, learning."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -203,13 +204,12 @@ def test_local_windows_must_name_every_group_with_fractions():
 
 
 def test_save_and_load_round_trip(tmp_path):
-    groups = {"mouth": ["mouth", "u_lip", "l_lip"], "eyes": ["l_eye", "r_eye"]}
-    editor = _editor(region_groups=groups, local_windows={"mouth": [0.5, 0.5], "eyes": [0.25, 1.0]}).eval()
+    editor = _editor(local_windows={"nose": [0.25, 0.5], "mouth": [0.5, 0.5], "eyes": [0.25, 1.0]}).eval()
     editor.save_pretrained(tmp_path)
     loaded = HierarchicalExpressionGenerator.from_pretrained(tmp_path).eval()
-    # groups are kept in name order, the order diffusers' sorted config JSON preserves
-    assert editor.region_names == loaded.region_names == ["eyes", "mouth"]
-    assert loaded.window_fractions == [[0.25, 1.0], [0.5, 0.5]]
+    # groups are in name order, the order diffusers' sorted config JSON preserves
+    assert editor.region_names == loaded.region_names == ["eyes", "mouth", "nose"]
+    assert loaded.window_fractions == [[0.25, 1.0], [0.5, 0.5], [0.25, 0.5]]
     state, loaded_state = editor.state_dict(), loaded.state_dict()
     assert state.keys() == loaded_state.keys()
     assert all(torch.equal(state[key], loaded_state[key]) for key in state)
@@ -244,8 +244,10 @@ def _saved_with(tmp_path, editor, **old_options) -> Path:
 
 def test_models_saved_with_a_retired_option_at_its_fixed_value_load_unchanged(tmp_path):
     # Earlier versions took these options and saved them in every config.json (the bundled model's among them);
-    # the values are the ones every shipped recipe used: instance norm, 3-pixel dilation, boxes at 0.5.
-    retired = {"norm": "instance", "region_dilation": 3, "box_threshold": 0.5}
+    # the values are the ones every shipped recipe used: instance norm, 3-pixel dilation, boxes at 0.5, the
+    # default region groups (saved resolved, and as None without regions).
+    groups = {name: list(classes) for name, classes in DEFAULT_REGION_GROUPS.items()}
+    retired = {"norm": "instance", "region_dilation": 3, "box_threshold": 0.5, "region_groups": groups}
     editor = _editor(region_source="box", max_displacement=0.05).eval()
     randomize_zero_initialised_layers(editor)
     loaded = HierarchicalExpressionGenerator.from_pretrained(_saved_with(tmp_path, editor, **retired)).eval()
@@ -253,12 +255,17 @@ def test_models_saved_with_a_retired_option_at_its_fixed_value_load_unchanged(tm
     images, probs, condition = _inputs()
     with torch.no_grad():
         assert torch.equal(editor(images, probs, condition).images, loaded(images, probs, condition).images)
+    global_only = _saved_with(tmp_path / "none", _editor(region_source="none"), region_groups=None)
+    assert HierarchicalExpressionGenerator.from_pretrained(global_only).region_names == []
 
 
-@pytest.mark.parametrize(("key", "value"), [("norm", "batch"), ("region_dilation", 0), ("box_threshold", 0.3)])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("norm", "batch"), ("region_dilation", 0), ("box_threshold", 0.3), ("region_groups", {"mouth": ["mouth"]})],
+)
 def test_models_saved_with_a_retired_option_at_another_value_are_refused_naming_it(tmp_path, key, value):
     folder = _saved_with(tmp_path, _editor(), **{key: value})
-    with pytest.raises(ValueError, match=rf"config key '{key}' is {value!r}, but this version") as error:
+    with pytest.raises(ValueError, match=re.escape(f"config key '{key}' is {value!r}, but this version")) as error:
         HierarchicalExpressionGenerator.from_pretrained(folder)
     assert "\n" not in str(error.value)
 
@@ -418,8 +425,6 @@ def test_bad_inputs_raise_clear_errors():
         editor(images, probs[:1], condition)
     with pytest.raises(ValueError, match="Unknown region_source 'landmarks'"):
         _editor(region_source="landmarks")
-    with pytest.raises(ValueError, match=r"Unknown parsing class\(es\) \['lips'\]"):
-        _editor(region_groups={"mouth": ["lips"]})
     # the global-only editor does not need a parser
     assert _editor(region_source="none")(images, None, condition).images.shape == images.shape
 

@@ -57,8 +57,9 @@ def check_inference_arguments(args: argparse.Namespace) -> None:
 
 
 def check_regions(regions: list[str] | None, model: str | None) -> None:
-    """``--regions`` against the region groups in the model's ``editor/config.json`` (read as JSON, before the
-    model itself is loaded). A hub id is not resolved here: the pipeline checks it after loading."""
+    """``--regions`` against the editor's region groups, for a model whose ``editor/config.json`` (read as JSON,
+    before the model itself is loaded) has regions at all. A hub id is not resolved here: the pipeline checks it
+    after loading."""
     if regions is None:
         return
     from ..models.regions import resolve_region_groups
@@ -73,7 +74,7 @@ def check_regions(regions: list[str] | None, model: str | None) -> None:
         raise ValueError(f"{config_path} is not valid JSON: {error}.") from error
     if config.get("region_source", "semantic") == "none":
         raise ValueError("--regions needs region masks, but this model's editor has region_source 'none'.")
-    names = list(resolve_region_groups(config.get("region_groups")))
+    names = list(resolve_region_groups())
     unknown = [name for name in regions if name not in names]
     if unknown:
         raise ValueError(f"unknown region(s) {', '.join(unknown)} for --regions; this model has {', '.join(names)}.")

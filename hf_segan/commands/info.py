@@ -20,7 +20,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def describe(pipe, folder: Path | None) -> list[str]:
     """Human-readable lines on a loaded pipeline and, for a local ``folder``, its training provenance."""
     from ..constants import EXPRESSIONS, FACE_PARSING_CLASSES
-    from ..models.regions import resolve_region_groups
 
     lines = [f"resolution: {pipe.config.resolution}x{pipe.config.resolution}"]
     if pipe.parser_resolution != pipe.config.resolution:
@@ -37,7 +36,7 @@ def describe(pipe, folder: Path | None) -> list[str]:
         lines.append(f"region source: {editor.region_source}")
         lines.append(f"photos: {_photo_path(pipe)}")
     if editor is not None and editor.region_source != "none":
-        groups = resolve_region_groups(editor.region_groups)
+        groups = pipe.editor.region_groups
         lines.append("region groups: " + "; ".join(f"{k} = {', '.join(v)}" for k, v in groups.items()))
     lines.append(f"parsing classes ({len(FACE_PARSING_CLASSES)}): {', '.join(FACE_PARSING_CLASSES)}")
     lines.append(f"expressions ({len(EXPRESSIONS)}): {', '.join(EXPRESSIONS)}")

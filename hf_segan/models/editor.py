@@ -88,10 +88,16 @@ NORM = "instance"
 REGION_DILATION = 3
 #: Mask value above which a pixel counts as inside a region when ``region_source="box"`` draws its boxes.
 BOX_THRESHOLD = 0.5
-#: Options that earlier versions took and that no recipe changed, with the values they are now fixed at. A saved
-#: ``config.json`` holding one of them at that value still loads (the key is dropped); at any other value it
+#: Options that earlier versions took and that no recipe changed, each with the saved values that mean what the
+#: editor now always does (the first is that behaviour; ``region_groups`` was saved as ``None`` without regions). A
+#: ``config.json`` holding one of them at such a value still loads (the key is dropped); at any other value it
 #: describes an editor this version cannot build, and loading it fails naming the key (``StrictLoadingMixin``).
-RETIRED_OPTIONS: dict[str, Any] = {"norm": NORM, "region_dilation": REGION_DILATION, "box_threshold": BOX_THRESHOLD}
+RETIRED_OPTIONS: dict[str, tuple[Any, ...]] = {
+    "norm": (NORM,),
+    "region_dilation": (REGION_DILATION,),
+    "box_threshold": (BOX_THRESHOLD,),
+    "region_groups": (resolve_region_groups(), None),
+}
 
 #: Named editor designs: ``HierarchicalExpressionGenerator.from_preset(name)`` in code, ``model.editor: {preset:
 #: name}`` in a training config. Keys given next to the name override the preset's; unnamed keys keep the
@@ -383,14 +389,13 @@ def resolve_local_windows(
 class HierarchicalExpressionGenerator(StrictLoadingMixin, ModelMixin, ConfigMixin):
     """Edits faces toward a target expression with a global generator and per-region local generators.
 
-    Masks are semantic masks dilated by :data:`REGION_DILATION` pixels (boxes drawn at :data:`BOX_THRESHOLD`), and
-    every generator layer is instance-normalised (:data:`NORM`); these were options once (:data:`RETIRED_OPTIONS`).
+    Its region groups are :data:`~hf_segan.constants.DEFAULT_REGION_GROUPS` (``region_groups``, in name order), its
+    masks semantic masks dilated by :data:`REGION_DILATION` pixels (boxes drawn at :data:`BOX_THRESHOLD`), and every
+    generator layer is instance-normalised (:data:`NORM`); these were options once (:data:`RETIRED_OPTIONS`).
 
     Args:
         num_expressions: width of the condition vector (``len(hf_segan.EXPRESSIONS)``).
         num_classes: channels of the parser probabilities (``len(hf_segan.FACE_PARSING_CLASSES)``).
-        region_groups: ``{group name: [parsing class names]}``, one local generator per group; ``None`` uses
-            ``DEFAULT_REGION_GROUPS``. The resolved groups are stored in the config.
         region_source: ``"semantic"``, ``"box"`` or ``"none"`` (see the module docstring).
         base_channels: global generator width at full resolution (x2 and x4 after each downsampling).
         num_residual_blocks: residual blocks in the global bottleneck.
@@ -420,7 +425,6 @@ class HierarchicalExpressionGenerator(StrictLoadingMixin, ModelMixin, ConfigMixi
         self,
         num_expressions: int = len(EXPRESSIONS),
         num_classes: int = len(FACE_PARSING_CLASSES),
-        region_groups: dict[str, list[str]] | None = None,
         region_source: str = "semantic",
         base_channels: int = 32,
         num_residual_blocks: int = 4,
@@ -446,8 +450,9 @@ class HierarchicalExpressionGenerator(StrictLoadingMixin, ModelMixin, ConfigMixi
                 f"`max_displacement` must be in [0, 0.5] (a fraction of the image side), got {max_displacement!r}."
             )
         # Groups are ignored without regions, so that one config serves every ablation via `region_source`.
-        groups = resolve_region_groups(region_groups) if region_source != "none" else {}
-        self.register_to_config(region_groups=groups or None)
+        groups = resolve_region_groups() if region_source != "none" else {}
+        #: ``{group name: [parsing class names]}``: one local generator, mask channel and local critic per group.
+        self.region_groups = groups
         self.region_names = list(groups)
         self.group_indices = region_group_indices(groups)
         windows = resolve_local_windows(local_windows, self.region_names) if groups else None

@@ -22,26 +22,11 @@ import torch.nn.functional as F
 from ..constants import DEFAULT_REGION_GROUPS, FACE_PARSING_CLASSES, class_indices
 
 
-def resolve_region_groups(
-    region_groups: Mapping[str, Sequence[str]] | None, classes: Sequence[str] = FACE_PARSING_CLASSES
-) -> dict[str, list[str]]:
-    """Validate a ``{group name: [class names]}`` mapping (``None`` -> ``DEFAULT_REGION_GROUPS``) as JSON data.
-
-    Groups come back sorted by name: diffusers writes configs with sorted keys, so any other order would not
-    survive ``save_pretrained``/``from_pretrained`` and local generators would be reloaded onto the wrong regions.
-    """
-    groups = DEFAULT_REGION_GROUPS if region_groups is None else region_groups
-    if not isinstance(groups, Mapping) or not groups:
-        raise ValueError(
-            f"`region_groups` must be a non-empty dict of group name -> list of class names, got {groups!r}."
-        )
-    resolved = {}
-    for name, names in sorted(groups.items()):
-        if isinstance(names, str) or not names:
-            raise ValueError(f"Region group {name!r} must be a non-empty list of class names, got {names!r}.")
-        class_indices(list(names), tuple(classes))
-        resolved[str(name)] = list(names)
-    return resolved
+def resolve_region_groups() -> dict[str, list[str]]:
+    """The editor's region groups, :data:`DEFAULT_REGION_GROUPS` as JSON data sorted by name: mask channel ``r``
+    is the ``r``-th group in name order, the order every editor was trained in (saved configs kept it, since
+    diffusers writes them with sorted keys)."""
+    return {name: list(classes) for name, classes in sorted(DEFAULT_REGION_GROUPS.items())}
 
 
 def region_group_indices(

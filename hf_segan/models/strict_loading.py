@@ -29,15 +29,17 @@ def accepted_config_keys(cls: type) -> list[str]:
 
 
 def drop_retired_keys(cls: type, config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` without the keys ``cls`` no longer takes (its ``retired_config_values``: key -> the value the
-    model now always uses). A retired key at that value describes the model this version builds, so it is dropped;
-    at any other value the saved model cannot be rebuilt, and a one-line ValueError names the key."""
+    """``config`` without the keys ``cls`` no longer takes (its ``retired_config_values``: key -> the saved values
+    that mean what the model now always does, that behaviour's first). A retired key at such a value describes the
+    model this version builds, so it is dropped; at any other value the saved model cannot be rebuilt, and a
+    one-line ValueError names the key."""
     retired = getattr(cls, "retired_config_values", {})
-    for key in retired.keys() & config.keys():
-        if config[key] != retired[key]:
+    for key in sorted(retired.keys() & config.keys()):
+        if config[key] not in retired[key]:
             raise ValueError(
                 f"{cls.__name__} config key {key!r} is {config[key]!r}, but this version of hf_segan always uses "
-                f"{retired[key]!r} and no longer takes the option; a model saved with another value cannot be loaded."
+                f"{retired[key][0]!r} and no longer takes the option; a model saved with another value cannot be "
+                "loaded."
             )
     return {key: value for key, value in config.items() if key not in retired}
 
@@ -63,9 +65,10 @@ def check_config_keys(cls: type, config: dict[str, Any]) -> None:
 class StrictLoadingMixin:
     """Checks every config a model is built from (``from_config``, ``from_pretrained``) with
     :func:`drop_retired_keys` and :func:`check_config_keys` before diffusers reads it; ``from_pretrained`` loads
-    safetensors only. A class that retired options lists them in ``retired_config_values`` (key -> fixed value)."""
+    safetensors only. A class that retired options lists them in ``retired_config_values`` (key -> the saved values
+    that mean its fixed behaviour)."""
 
-    retired_config_values: ClassVar[dict[str, Any]] = {}
+    retired_config_values: ClassVar[dict[str, tuple[Any, ...]]] = {}
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Any, **kwargs: Any):

@@ -86,7 +86,7 @@ class SeganTrainingConfig(RunConfig):
         if retired:
             raise ValueError(
                 f"`model.editor.{retired[0]}` is no longer an option: the editor always uses "
-                f"{RETIRED_OPTIONS[retired[0]]!r}; remove the key."
+                f"{RETIRED_OPTIONS[retired[0]][0]!r}; remove the key."
             )
 
     @property
