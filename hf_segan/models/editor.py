@@ -449,7 +449,7 @@ class HierarchicalExpressionGenerator(StrictLoadingMixin, ModelMixin, ConfigMixi
             raise ValueError(
                 f"`max_displacement` must be in [0, 0.5] (a fraction of the image side), got {max_displacement!r}."
             )
-        # Groups are ignored without regions, so that one config serves every ablation via `region_source`.
+        # Without regions there are no groups and no windows, so one config serves every ablation (`region_source`).
         groups = resolve_region_groups() if region_source != "none" else {}
         #: ``{group name: [parsing class names]}``: one local generator, mask channel and local critic per group.
         self.region_groups = groups
