@@ -1,7 +1,8 @@
 """Where the time of one whole-photo edit goes: a per-stage breakdown of ``load_image`` + ``SeganPipeline.edit_photo``
 + ``save_image_atomic`` for photos of 1, 4, 12 and 24 megapixels, JPEG and PNG.
 
-    python benchmarks/photo_latency.py [--repeats 3] [--sizes 1 4 12 24] [--out benchmarks/results/photo_latency.csv]
+    python benchmarks/photo_latency.py [--threads N] [--repeats 3] [--sizes 1 4 12 24]
+        [--out benchmarks/results/photo_latency.csv]
 
 The photos are made from the bundled example photo (scikit-image's astronaut, 512x512): resized to the photo's
 height, widened to 4:3 by mirroring its outer edges (no second face), with a little Gaussian grain (sigma 3 grey
@@ -24,6 +25,15 @@ code a user runs and sums to the total:
 * ``other``: the rest of ``edit_photo`` (argument checks, building the result image);
 * ``encode``: ``save_image_atomic(..., like=loaded)`` into the source's format with its metadata.
 
+Each stage's median and minimum wall-clock time over the repeats are printed and written (``statistic`` column),
+and its minimum CPU time (``cpu min``, all threads of the process): on a machine shared with other work the
+minimum is the nearest to the stage's own cost and the median shows what the load added, while the CPU time of a
+run with one torch and one OpenCV thread (``--threads 1 --opencv-threads 1``) is what the edit costs on one idle
+core, whatever the load (apart from caches and memory bandwidth, which the load shares).
+The load average before and after the run, the torch and OpenCV thread counts, OpenMP's wait policy (``hf_segan``
+makes idle threads sleep unless ``OMP_WAIT_POLICY`` is set: run with ``OMP_WAIT_POLICY=ACTIVE`` to compare) and
+the CPU go into every row.
+
 A second table times the PNG encode of the edited 12 MP photo at each zlib ``compress_level`` (all lossless), with
 the file size, round-robin; ``hf_segan.io.PNG_COMPRESS_LEVEL`` is the level the library writes.
 """
@@ -35,6 +45,7 @@ import contextlib
 import csv
 import importlib
 import io
+import os
 import statistics
 import tempfile
 import time
@@ -45,8 +56,12 @@ from unittest import mock
 
 import cv2
 import numpy as np
-from cli_startup import EXAMPLE, cpu_name
 from PIL import Image
+
+import hf_segan  # before torch (cli_startup imports it): hf_segan sets OpenMP's wait policy as the CLI gets it
+
+# isort: split
+from cli_startup import EXAMPLE, cpu_name
 
 STAGES = ("decode", "detect+landmarks", "align", "parse+edit", "geometry", "remap/paste", "other", "encode")
 
@@ -75,23 +90,28 @@ TIMED_FUNCTIONS = (
 
 
 class StageClock:
-    """Exclusive seconds per stage: the time of a timed call nested in another is counted for the inner one only."""
+    """Exclusive seconds per stage, wall-clock (``seconds``) and CPU time of the process, all its threads
+    (``cpu_seconds``): the time of a timed call nested in another is counted for the inner one only."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
-        self._nested: list[float] = []
+        self.cpu_seconds: dict[str, float] = defaultdict(float)
+        self._nested: list[list[float]] = []
 
     @contextlib.contextmanager
     def stage(self, stage: str) -> Iterator[None]:
-        self._nested.append(0.0)
-        start = time.perf_counter()
+        self._nested.append([0.0, 0.0])
+        start, cpu_start = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
-            elapsed = time.perf_counter() - start
-            self.seconds[stage] += elapsed - self._nested.pop()
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+            nested, cpu_nested = self._nested.pop()
+            self.seconds[stage] += elapsed - nested
+            self.cpu_seconds[stage] += cpu - cpu_nested
             if self._nested:
-                self._nested[-1] += elapsed
+                self._nested[-1][0] += elapsed
+                self._nested[-1][1] += cpu
 
     def wrap(self, function, stage: str):
         def timed(*args, **kwargs):
@@ -129,12 +149,12 @@ def make_photo(megapixels: float, seed: int = 0) -> np.ndarray:
     return np.clip(photo + grain, 0, 255).astype(np.uint8)
 
 
-def time_edit(pipe, path: Path, out_dir: Path) -> dict[str, float]:
-    """Seconds per stage of one load + edit + save of ``path``."""
+def time_edit(pipe, path: Path, out_dir: Path) -> dict[str, dict[str, float]]:
+    """``{"wall": ..., "cpu": ...}`` seconds per stage (and in total) of one load + edit + save of ``path``."""
     from hf_segan.io import load_image, save_image_atomic
 
     clock = StageClock()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with stage_timers(clock):
         with clock.stage("decode"):
             loaded = load_image(path)
@@ -142,9 +162,9 @@ def time_edit(pipe, path: Path, out_dir: Path) -> dict[str, float]:
             result = pipe.edit_photo(loaded, "happy")
         with clock.stage("encode"):
             save_image_atomic(result.image, out_dir / f"edited{path.suffix}", like=loaded)
-    seconds = dict(clock.seconds)
-    seconds["total"] = time.perf_counter() - start
-    return seconds
+    wall, cpu = dict(clock.seconds), dict(clock.cpu_seconds)
+    wall["total"], cpu["total"] = time.perf_counter() - start, time.process_time() - cpu_start
+    return {"wall": wall, "cpu": cpu}
 
 
 def png_levels(image: Image.Image, repeats: int) -> list[dict[str, float]]:
@@ -165,11 +185,31 @@ def png_levels(image: Image.Image, repeats: int) -> list[dict[str, float]]:
     ]
 
 
+def summarise(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """The median and the minimum wall-clock seconds of every stage (and the total) over ``runs``, and the minimum
+    CPU seconds (``cpu min``: all the process's threads; with one torch and one OpenCV thread, what the work costs
+    on one idle core however loaded the machine is, apart from shared caches and memory bandwidth)."""
+    keys = (*STAGES, "total")
+
+    def over_runs(clock: str, statistic) -> dict[str, float]:
+        return {key: statistic([run[clock].get(key, 0.0) for run in runs]) for key in keys}
+
+    return {
+        "median": over_runs("wall", statistics.median),
+        "min": over_runs("wall", min),
+        "cpu min": over_runs("cpu", min),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sizes", type=float, nargs="+", default=[1, 4, 12, 24], help="megapixels")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
+    parser.add_argument("--opencv-threads", type=int, help="OpenCV threads (default: OpenCV's own)")
+    parser.add_argument(
+        "--png-levels", action=argparse.BooleanOptionalAction, default=True, help="time the PNG levels' table"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/photo_latency.csv"))
     args = parser.parse_args()
 
@@ -180,8 +220,21 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.opencv_threads:
+        cv2.setNumThreads(args.opencv_threads)
     pipe = SeganPipeline.from_pretrained(default_model_path())
-    print(f"CPU: {cpu_name()}, {torch.get_num_threads()} torch threads; bundled model; median of {args.repeats}")
+    load_before = os.getloadavg()[0]
+    machine = {
+        "cpu": cpu_name(),
+        "torch_threads": torch.get_num_threads(),
+        "opencv_threads": cv2.getNumThreads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
+    }
+    print(
+        f"CPU: {machine['cpu']}, {machine['torch_threads']} torch threads, {machine['opencv_threads']} OpenCV threads, "
+        f"OMP_WAIT_POLICY {machine['omp_wait_policy']} (hf_segan {hf_segan.__version__}); bundled model; median and "
+        f"minimum of {args.repeats}; load average {load_before:.1f}"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
@@ -194,30 +247,36 @@ def main() -> None:
                 Image.fromarray(rgb).save(path, **options)
                 photos.append((megapixels, fmt, path, rgb.shape))
         # round-robin over the photos, so a change of load affects every row alike
-        runs: dict[Path, list[dict[str, float]]] = defaultdict(list)
+        runs: dict[Path, list[dict[str, dict[str, float]]]] = defaultdict(list)
         for _ in range(args.repeats):
             for _, _, path, _ in photos:
                 runs[path].append(time_edit(pipe, path, folder))
-        header = f"{'photo':>22} " + " ".join(f"{stage:>16}" for stage in (*STAGES, "total"))
+        header = f"{'photo':>22} {'':>7} " + " ".join(f"{stage:>16}" for stage in (*STAGES, "total"))
         print(header)
         for megapixels, fmt, path, shape in photos:
-            median = {key: statistics.median(run.get(key, 0.0) for run in runs[path]) for key in (*STAGES, "total")}
             name = f"{shape[1]}x{shape[0]} {fmt.upper()}"
-            print(f"{name:>22} " + " ".join(f"{median[key] * 1e3:13.0f} ms" for key in (*STAGES, "total")))
-            rows.append({"photo": name, "megapixels": megapixels, "format": fmt} | median)
+            for statistic, seconds in summarise(runs[path]).items():
+                line = " ".join(f"{seconds[key] * 1e3:13.0f} ms" for key in (*STAGES, "total"))
+                print(f"{name:>22} {statistic:>7} {line}")
+                rows.append({"photo": name, "megapixels": megapixels, "format": fmt, "statistic": statistic} | seconds)
 
-        edited = pipe.edit_photo(make_photo(12), "happy").image
-        size = f"{edited.width}x{edited.height}"
-        print(f"\nPNG encode of the edited {size} photo (the library writes level {PNG_COMPRESS_LEVEL})")
-        for level in png_levels(edited, args.repeats):
-            print(f"compress_level {level['compress_level']}: {level['seconds']:.2f} s, {level['megabytes']:.1f} MB")
-            name = f"PNG encode level {level['compress_level']}"
-            rows.append({"photo": name, "encode": level["seconds"], "megabytes": level["megabytes"]})
+        if args.png_levels:
+            edited = pipe.edit_photo(make_photo(12), "happy").image
+            print(f"\nPNG encode of the edited {edited.width}x{edited.height} photo (library: {PNG_COMPRESS_LEVEL})")
+            for level in png_levels(edited, args.repeats):
+                seconds, megabytes = level["seconds"], level["megabytes"]
+                print(f"compress_level {level['compress_level']}: {seconds:.2f} s, {megabytes:.1f} MB")
+                name = f"PNG encode level {level['compress_level']}"
+                rows.append({"photo": name, "statistic": "median", "encode": seconds, "megabytes": megabytes})
+    machine["load_before"], machine["load_after"] = load_before, os.getloadavg()[0]
+    print(f"load average after the run: {machine['load_after']:.1f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    fields = ["photo", "megapixels", "format", "statistic", *STAGES, "total", "megabytes", *machine]
     with args.out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["photo", "megapixels", "format", *STAGES, "total", "megabytes"])
+        writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         for row in rows:
+            row = row | machine
             writer.writerow({key: round(value, 4) if isinstance(value, float) else value for key, value in row.items()})
     print(f"wrote {args.out}")
 

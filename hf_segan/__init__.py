@@ -7,9 +7,19 @@ diffusers, which take seconds to import, and ``hf-segan --help`` or an argument 
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+#: OpenMP threads (torch's intra-op threads, MKL, oneDNN) that finish their share of an operation sleep instead of
+#: spinning for the next one. A spinning thread burns the CPU time its sibling needs to finish the same operation
+#: wherever the cores are shared (a Space, a CI runner, a laptop doing other work): there two threads made the
+#: small face networks much slower than one (``docs/performance.md``). Read when torch loads OpenMP, so it
+#: holds where ``hf_segan`` is imported before torch (the CLI, the Space, scripts that import it first); a value
+#: already set in the environment is kept (``OMP_WAIT_POLICY=ACTIVE`` restores spinning).
+OPENMP_WAIT_POLICY = "PASSIVE"
+os.environ.setdefault("OMP_WAIT_POLICY", OPENMP_WAIT_POLICY)
 
 #: Public name -> the submodule that defines it.
 _EXPORTS = {

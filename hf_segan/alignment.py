@@ -17,8 +17,9 @@ from __future__ import annotations
 import math
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 import cv2
 import numpy as np
@@ -96,6 +97,11 @@ class AlignedFace:
     @property
     def size(self) -> int:
         return self.crop.shape[0]
+
+
+#: A face found before, as a caller may hand it over instead of having it found again: its landmarks
+#: (:class:`hf_segan.landmarks.FaceLandmarks`), a Haar box, or a face already aligned.
+FoundFace = Union["FaceLandmarks", FaceBox, AlignedFace]
 
 
 def check_rgb(image: np.ndarray, name: str = "image") -> None:
@@ -381,6 +387,63 @@ def _detect_landmark_faces(rgb: np.ndarray, faces: str, min_score: float) -> lis
     return [module.FaceLandmarks(box, score, module.landmarks_in_box(rgb, box)) for box, score in found]
 
 
+def locate_faces(rgb: np.ndarray, faces: str = "largest", min_score: float = 0.5) -> tuple[list[FoundFace], list[str]]:
+    """The detection half of :func:`find_faces`: the face(s) of a photo, largest first, as
+    :class:`hf_segan.landmarks.FaceLandmarks` (photo pixels), or as Haar :class:`FaceBox` es when no face had
+    landmarks (with :data:`HAAR_FALLBACK_NOTE`), and notes for the user.
+
+    A caller that needs a photo's faces at more than one crop side (a view of the face and the parser's crop) finds
+    them once here and aligns them for each use with :func:`align_found_faces`, which is what :func:`find_faces`
+    does, so the alignments are the same as :func:`find_faces`' at each side.
+    """
+    if faces not in FACE_CHOICES:
+        raise ValueError(f"faces must be one of {FACE_CHOICES}, got {faces!r}.")
+    check_rgb(rgb, "rgb")
+    found = _detect_landmark_faces(rgb, faces, min_score)
+    if found:
+        return list(found), []
+    boxes = detect_faces(rgb)[: 1 if faces == "largest" else None]
+    return list(boxes), [HAAR_FALLBACK_NOTE] if boxes else []
+
+
+def check_found_faces(faces: object, name: str = "faces") -> None:
+    """A ValueError unless ``faces`` is a list or tuple of faces found before (:data:`FoundFace`)."""
+    face_landmarks = _landmarks_module().FaceLandmarks
+    accepted = "FaceLandmarks, FaceBox or AlignedFace"
+    if not isinstance(faces, (list, tuple)):
+        raise ValueError(f"{name} must be {FACE_CHOICES} or a list of faces ({accepted}), got {faces!r}.")
+    for index, face in enumerate(faces):
+        if not isinstance(face, (face_landmarks, FaceBox, AlignedFace)):
+            raise ValueError(f"{name}[{index}] must be a {accepted}, got {type(face).__name__}.")
+
+
+def align_found_faces(
+    rgb: np.ndarray, faces: Sequence[FoundFace], size: int = 128, margin: float = 1.0
+) -> list[AlignedFace]:
+    """Faces found before aligned onto the template at ``size`` (and ``margin``), in their order:
+    :class:`~hf_segan.landmarks.FaceLandmarks` by :func:`align_face_from_landmarks`, a :class:`FaceBox` by
+    :func:`align_face`, exactly as :func:`find_faces` aligns what it finds. An :class:`AlignedFace` is taken as it
+    is, so it must have been aligned at ``size`` and ``margin`` (a different side is refused; pass the
+    ``FaceLandmarks`` to align at any side).
+    """
+    _check_crop_arguments(rgb, size, margin)
+    check_found_faces(faces)
+    aligned = []
+    for index, face in enumerate(faces):
+        if isinstance(face, AlignedFace):
+            if face.size != size:
+                raise ValueError(
+                    f"faces[{index}] is an AlignedFace of side {face.size}, but side {size} is needed here; pass the "
+                    "face's FaceLandmarks (or FaceBox) to have it aligned at any side."
+                )
+            aligned.append(face)
+        elif isinstance(face, FaceBox):
+            aligned.append(align_face(rgb, face, size, margin))
+        else:
+            aligned.append(align_face_from_landmarks(rgb, face, size, margin))
+    return aligned
+
+
 def find_faces(
     rgb: np.ndarray, faces: str = "largest", size: int = 128, margin: float = 1.0, min_score: float = 0.5
 ) -> tuple[list[AlignedFace], list[str]]:
@@ -392,7 +455,7 @@ def find_faces(
     no face has landmarks are
     the Haar cascades tried (:func:`detect_faces`, :func:`align_face`); those faces have no ``landmarks`` and the
     notes say so (:data:`HAAR_FALLBACK_NOTE`). No face at all gives an empty list: the caller knows the photo's
-    name for the error.
+    name for the error. :func:`locate_faces` and :func:`align_found_faces` are its two halves.
 
     Args:
         rgb: the photo, (H, W, 3) uint8.
@@ -403,12 +466,8 @@ def find_faces(
     if faces not in FACE_CHOICES:
         raise ValueError(f"faces must be one of {FACE_CHOICES}, got {faces!r}.")
     _check_crop_arguments(rgb, size, margin)
-    found = _detect_landmark_faces(rgb, faces, min_score)
-    if found:
-        return [align_face_from_landmarks(rgb, face, size, margin) for face in found], []
-    boxes = detect_faces(rgb)[: 1 if faces == "largest" else None]
-    notes = [HAAR_FALLBACK_NOTE] if boxes else []
-    return [align_face(rgb, box, size, margin) for box in boxes], notes
+    found, notes = locate_faces(rgb, faces, min_score)
+    return align_found_faces(rgb, found, size, margin), notes
 
 
 def paste_mask(size: int, feather: float = 0.08) -> np.ndarray:

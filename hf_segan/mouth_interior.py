@@ -57,12 +57,16 @@ def _polygon_mask(points: np.ndarray, origin: tuple[int, int], shape: tuple[int,
 
 
 def fill_opened_mouth(
-    warped: np.ndarray, original: np.ndarray, source: np.ndarray, target: np.ndarray
+    warped: np.ndarray, original: np.ndarray, source: np.ndarray, target: np.ndarray, *, in_place: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Redraw the inside of the mouth of ``warped`` (photo pixels, landmarks ``target``) from ``original``
     (landmarks ``source``): where the new opening overlaps the old one, the original interior (teeth) unwarped, so
     teeth are never stretched; where it is new, the dark lip-line gradient. Returns ``(result, painted)``,
-    ``painted`` the (H, W) bool mask of pixels it changed (empty when the target mouth is closed)."""
+    ``painted`` the (H, W) bool mask of pixels it changed (empty when the target mouth is closed).
+
+    ``result`` is a new photo, or with ``in_place`` ``warped`` itself, redrawn inside the mouth's box: for a
+    caller that owns ``warped`` (the new photo :func:`~hf_segan.warp_field.warp_photo` returns), which saves a copy
+    of the whole photo. ``original`` is only read."""
     painted = np.zeros(warped.shape[:2], bool)
     distance = eye_distance(source)
     if _area(target[INNER_LIPS]) < MIN_OPENING_AREA * distance**2:
@@ -90,7 +94,8 @@ def fill_opened_mouth(
     interior = old[..., None] * original[y0:y1, x0:x1] + (1.0 - old[..., None]) * dark
     region = warped[y0:y1, x0:x1].astype(np.float64)
     blended = region + alpha * (interior - region)
-    result = warped.copy()
-    result[y0:y1, x0:x1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-    painted[y0:y1, x0:x1] = np.any(result[y0:y1, x0:x1] != warped[y0:y1, x0:x1], axis=-1)
+    filled = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    painted[y0:y1, x0:x1] = np.any(filled != warped[y0:y1, x0:x1], axis=-1)
+    result = warped if in_place else warped.copy()
+    result[y0:y1, x0:x1] = filled
     return result, painted

@@ -203,6 +203,7 @@ def edit_face_geometry(
     photo_field = field_in_photo(field, face.inverse, face.matrix, rgb.shape[:2])
     if photo_field is None:
         return GeometryEdit(rgb.copy(), np.zeros(rgb.shape[:2], bool), points, target_photo, applied)
+    # warp_photo's result is the edit's one copy of the photo: the mouth is redrawn into it, not into another copy
     warped, changed = warp_photo(rgb, *photo_field)
-    result, painted = fill_opened_mouth(warped, rgb, points, target_photo)
+    result, painted = fill_opened_mouth(warped, rgb, points, target_photo, in_place=True)
     return GeometryEdit(result, changed | painted, points, target_photo, applied)

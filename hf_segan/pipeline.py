@@ -40,8 +40,10 @@ from PIL import Image
 from .alignment import (
     AlignedFace,
     FaceBox,
-    align_face,
+    FoundFace,
     align_face_from_landmarks,
+    align_found_faces,
+    check_found_faces,
     detect_faces,
     find_faces,
     paste_face,
@@ -420,14 +422,16 @@ class SeganPipeline(DiffusionPipeline):
 
     @torch.inference_mode()
     def parse_photo(
-        self, photo: Any, faces: str = "all", parser: str = "auto", aligned: bool = False
+        self, photo: Any, faces: str | Sequence[FoundFace] = "all", parser: str = "auto", aligned: bool = False
     ) -> PhotoParseResult:
         """Parse the face(s) of a whole photo: each face is aligned (:func:`hf_segan.alignment.find_faces`) and
         parsed on its crop, and the crops' probabilities are warped back into one label map at the photo's size.
 
         Args:
             photo: a file path, PIL image, numpy or torch image (see :mod:`hf_segan.io`).
-            faces: ``all`` or ``largest`` detected face(s).
+            faces: ``all`` or ``largest`` detected face(s), or the photo's faces found before (a list of
+                :data:`~hf_segan.alignment.FoundFace`, e.g. from :func:`~hf_segan.alignment.locate_faces`): they are
+                aligned as :func:`~hf_segan.alignment.find_faces` would align them and nothing is detected again.
             parser: one of :data:`~hf_segan.constants.PHOTO_PARSERS`; ``auto`` is ``landmarks`` unless the editor's
                 config says ``trained_on_real_photos`` or the pipeline only parses (no editor, e.g. a converted
                 BiSeNet). Faces aligned from a Haar box have no landmarks: ``auto`` then uses the model's parser
@@ -447,10 +451,13 @@ class SeganPipeline(DiffusionPipeline):
             probs = landmark_parsing_probs(crop_landmarks(rgb), rgb.shape[:2])
             return PhotoParseResult(probs[0].argmax(0).numpy().astype(np.uint8), [], notes, chosen)
         # Aligned at the side the parser reads faces at, so the learned parser never sees an upsampled crop.
-        found, found_notes = find_faces(rgb, faces, size=self.parser_resolution)
+        if isinstance(faces, str):
+            found, found_notes = find_faces(rgb, faces, size=self.parser_resolution)
+            notes += found_notes
+        else:
+            found = align_found_faces(rgb, faces, size=self.parser_resolution)
         if not found:
             raise ValueError(f"no face found in {loaded.source}.")
-        notes += found_notes
         if chosen == "landmarks" and found[0].landmarks is None:  # Haar boxes: no face had landmarks
             if parser == "landmarks":
                 raise ValueError(
@@ -479,7 +486,7 @@ class SeganPipeline(DiffusionPipeline):
         expression: ExpressionSpec = "happy",
         intensity: float = 1.0,
         regions: Sequence[str] | None = None,
-        faces: str = "largest",
+        faces: str | Sequence[FoundFace] = "largest",
         margin: float = 1.0,
         box: FaceBox | Sequence[float] | None = None,
         feather: float = 0.08,
@@ -493,14 +500,22 @@ class SeganPipeline(DiffusionPipeline):
 
         Args:
             photo: a file path, PIL image, numpy or torch image (see :mod:`hf_segan.io`).
-            faces: ``largest`` or ``all`` detected faces.
+            faces: ``largest`` or ``all`` detected faces, or the photo's faces found before (a list of
+                :data:`~hf_segan.alignment.FoundFace`, e.g. from :func:`~hf_segan.alignment.locate_faces`), all of
+                which are edited and none detected again. With a geometry component only faces with landmarks are
+                edited; without one each face is aligned at ``margin`` (a ``FaceBox`` as the Haar boxes are).
             margin: zoom-out of the aligned crop (1 = the training template).
             box: a precomputed face box ``(x, y, width, height)`` instead of detection.
             feather: width of the blend ramp at the face's edge (fraction of the crop side) for the learned edit.
         """
         self._require_editor()
-        if faces not in ("largest", "all"):
-            raise ValueError(f"faces must be 'largest' or 'all', got {faces!r}.")
+        if isinstance(faces, str):
+            if faces not in ("largest", "all"):
+                raise ValueError(f"faces must be 'largest', 'all' or a list of found faces, got {faces!r}.")
+        else:
+            check_found_faces(faces)
+            if box is not None:
+                raise ValueError("pass either box or a list of found faces as faces, not both.")
         expression_condition(expression, intensity)  # validate before any work
         loaded = as_image(photo, name="photo")
         rgb, alpha, notes = loaded.rgb, loaded.alpha, list(loaded.notes)
@@ -512,25 +527,31 @@ class SeganPipeline(DiffusionPipeline):
         if self.geometry is not None:
             result, boxes = self._edit_geometry(rgb, expression, intensity, regions, faces, box, loaded.source, notes)
             if real_photo_editor:
-                result = self._paste_learned_edit(result, boxes, expression, intensity, regions, margin, feather)
+                aligned = align_found_faces(result, boxes, size=self.config.resolution, margin=margin)
+                result = self._paste_learned_edit(result, aligned, expression, intensity, regions, feather)
             else:
                 notes.append(
                     "Geometry-only edit: the face's own pixels were moved; this model's editor was trained on "
                     "synthetic faces only, so it adds no colour to a photo."
                 )
         else:
-            boxes = [box] if box is not None else detect_faces(rgb)
-            if not boxes:
+            if not isinstance(faces, str):
+                found = list(faces)
+            else:
+                found = [box] if box is not None else detect_faces(rgb)
+                if faces == "largest" and found:
+                    found = [max(found, key=lambda b: b.area)]
+            if not found:
                 raise ValueError(f"no face found in {loaded.source}.")
-            if faces == "largest":
-                boxes = [max(boxes, key=lambda b: b.area)]
+            aligned = align_found_faces(rgb, found, size=self.config.resolution, margin=margin)
+            boxes = [face.box for face in aligned]
             if not real_photo_editor:
                 notes.append(
                     "This model has no geometry component, so its editor (trained on synthetic faces only) repaints "
                     "the face and may add synthetic texture; a model with a geometry component (e.g. the bundled "
                     "default) edits photos by moving their own pixels."
                 )
-            result = self._paste_learned_edit(rgb, boxes, expression, intensity, regions, margin, feather)
+            result = self._paste_learned_edit(rgb, aligned, expression, intensity, regions, feather)
         image = Image.fromarray(result)
         if alpha is not None:
             image.putalpha(Image.fromarray(alpha))
@@ -544,8 +565,11 @@ class SeganPipeline(DiffusionPipeline):
             landmarks = FaceLandmarks(corners, 1.0, landmarks_in_box(rgb, corners))
             found = [align_face_from_landmarks(rgb, landmarks, FIELD_SIZE)]
         else:
-            found, found_notes = find_faces(rgb, faces, size=FIELD_SIZE)
-            notes.extend(found_notes)
+            if isinstance(faces, str):
+                found, found_notes = find_faces(rgb, faces, size=FIELD_SIZE)
+                notes.extend(found_notes)
+            else:
+                found = align_found_faces(rgb, faces, size=FIELD_SIZE)
             if not found:
                 raise ValueError(f"no face found in {source}.")
             if all(face.landmarks is None for face in found):
@@ -577,9 +601,8 @@ class SeganPipeline(DiffusionPipeline):
             boxes.append(face.box)
         return result, boxes
 
-    def _paste_learned_edit(self, rgb, boxes, expression, intensity, regions, margin, feather):
+    def _paste_learned_edit(self, rgb, aligned, expression, intensity, regions, feather):
         """The learned editor's change on each aligned face crop, pasted back over the face."""
-        aligned = [align_face(rgb, b, size=self.config.resolution, margin=margin) for b in boxes]
         edits = self([a.crop for a in aligned], expression, intensity, regions, output_type="np").images
         result = rgb
         for crop, alignment in zip(edits, aligned, strict=True):

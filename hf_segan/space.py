@@ -6,8 +6,8 @@ Face Space) and ``hf-segan space`` both launch it through :func:`launch_demo`, w
 Uploads come in through a ``gr.File`` (``gr.Image`` would decode them with PIL before any handler runs) and
 are decoded by :func:`hf_segan.io.load_image`, so a non-image, a truncated file or a decompression bomb becomes a
 readable ``gr.Error`` instead of a PIL traceback, and the server keeps serving. Work is cached per (image
-content, settings): the "all expressions" gallery reuses the edit already shown, and the face is found and the
-photo parsed once per uploaded photo.
+content, settings): the "all expressions" gallery reuses the edit already shown, and the face is found (once: the
+same found face is aligned for the views, parsed and edited) and the photo parsed once per uploaded photo.
 
 The page shows what :meth:`SeganPipeline.edit_photo` and :meth:`SeganPipeline.parse_photo` give for the photo, not
 a separate run of the models on an aligned crop: the face is found by :func:`hf_segan.alignment.find_faces`
@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .alignment import AlignedFace, FaceBox, find_faces
+from .alignment import AlignedFace, FoundFace, align_found_faces, detect_faces, locate_faces
 from .constants import EXPRESSIONS, FACE_PARSING_CLASSES, PARSING_PALETTE
 from .io import MAX_PIXELS, LoadedImage, load_image, save_image_atomic
 from .pipeline import PhotoParseResult, SeganPipeline, default_model_path
@@ -119,12 +119,14 @@ class LRUCache:
 @dataclass(frozen=True)
 class PreparedPhoto:
     """A decoded upload, its largest face (as :func:`~hf_segan.alignment.find_faces` aligns it to the model's
-    crop), the notes of finding it, and the photo's parsing as :meth:`SeganPipeline.parse_photo` gives it."""
+    crop), the notes of finding it, the photo's parsing as :meth:`SeganPipeline.parse_photo` gives it, and the
+    faces to hand to :meth:`SeganPipeline.edit_photo` so that it finds none again."""
 
     image: LoadedImage
     face: AlignedFace
     face_notes: tuple[str, ...]
     parsing: PhotoParseResult
+    edit_faces: tuple[FoundFace, ...]
 
     @property
     def notes(self) -> list[str]:
@@ -191,14 +193,31 @@ class SpaceEditor:
         name = Path(path).name
         try:
             image = load_image(path, downscale=False)  # the page promises the photo back at its own size
-            faces, face_notes = find_faces(image.rgb, faces="largest", size=self.pipe.config.resolution)
-            if not faces:
+            # Found once, then aligned for each use as find_faces would: the views' crop, the parsing, the edits.
+            found, face_notes = locate_faces(image.rgb, faces="largest")
+            if not found:
                 raise ValueError(f"no face found in {name}; upload a photo with a frontal face.")
-            parsing = self.pipe.parse_photo(image.rgb, faces="largest")
+            face = align_found_faces(image.rgb, found, size=self.pipe.config.resolution)[0]
+            parsing = self.pipe.parse_photo(image.rgb, faces=found)
         except ValueError as error:
             # Uploads live at server temp paths: show the user their file's name instead.
             raise gr.Error(str(error).replace(path, name)) from error
-        return PreparedPhoto(image=image, face=faces[0], face_notes=tuple(face_notes), parsing=parsing)
+        return PreparedPhoto(
+            image=image,
+            face=face,
+            face_notes=tuple(face_notes),
+            parsing=parsing,
+            edit_faces=self._edit_faces(image.rgb, found),
+        )
+
+    def _edit_faces(self, rgb: np.ndarray, found: list[FoundFace]) -> tuple[FoundFace, ...]:
+        """The faces ``edit_photo`` would find itself: with a geometry component the faces found with landmarks
+        (its own detection is that of ``find_faces``); without one the largest Haar box, which is what its learned
+        path aligns (found here once per photo, not once per edit)."""
+        if self.pipe.geometry is not None:
+            return tuple(found)
+        boxes = detect_faces(rgb)
+        return (max(boxes, key=lambda box: box.area),) if boxes else ()
 
     def edit(
         self, path: str | None, expression: str, intensity: float, regions: list[str] | None
@@ -243,7 +262,7 @@ class SpaceEditor:
         regions_arg = list(regions) if regions is not None else None
         try:
             photo = self.pipe.edit_photo(
-                prepared.rgba_or_rgb, expression, intensity, regions_arg, box=self._known_box(prepared)
+                prepared.rgba_or_rgb, expression, intensity, regions_arg, faces=list(prepared.edit_faces)
             )
         except ValueError as error:
             raise gr.Error(str(error)) from error
@@ -254,16 +273,6 @@ class SpaceEditor:
             change=change_heatmap(prepared.image.rgb[region], edited[region]),
             notes=tuple(photo.notes),
         )
-
-    def _known_box(self, prepared: PreparedPhoto) -> FaceBox | None:
-        """The face box to hand to ``edit_photo`` where that gives exactly its own detection's result, else
-        ``None`` (``edit_photo`` detects). With a geometry component, a box makes ``edit_photo`` take the
-        landmarks in it, which for a box :func:`find_faces` found with landmarks are the ones its own detection
-        takes; without landmarks (a Haar face) or without a geometry component, its own detection differs from
-        a box (it refuses a Haar face; the learned path uses the Haar boxes)."""
-        if self.pipe.geometry is not None and prepared.face.landmarks is not None:
-            return prepared.face.box
-        return None
 
 
 class ResultWriter:

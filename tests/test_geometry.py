@@ -228,8 +228,12 @@ def test_an_opening_mouth_is_filled_with_the_faces_own_dark_lip_colours():
     target = points.copy()
     target[[61, 62, 63], 1] -= 6
     target[[65, 66, 67], 1] += 6
+    pristine = photo.copy()
     result, painted = fill_opened_mouth(photo, photo, points, target)
-    assert painted.any()
+    assert painted.any() and np.array_equal(photo, pristine)  # a new photo; the input is only read
+    owned = photo.copy()
+    in_place, painted_in_place = fill_opened_mouth(owned, photo, points, target, in_place=True)
+    assert in_place is owned and np.array_equal(in_place, result) and np.array_equal(painted_in_place, painted)
     inner = np.zeros((256, 256), np.uint8)
     cv2.fillPoly(inner, [np.round(target[60:68]).astype(np.int32)], 1)
     assert not painted[cv2.dilate(inner, np.ones((5, 5), np.uint8)) == 0].any()
@@ -277,6 +281,39 @@ def test_edit_photo_moves_only_the_face_and_adds_no_colour(geometry_pipe, portra
     assert any("Geometry-only" in note for note in result.notes)
     still = geometry_pipe.edit_photo(portrait, "surprise", intensity=0.0)
     assert np.array_equal(np.asarray(still.image), original)
+
+
+def test_the_geometry_edit_copies_the_photo_once_and_never_writes_into_it(geometry_pipe, portrait, monkeypatch):
+    """The mouth is redrawn into the photo warp_photo returned (the edit's one copy), giving the bytes the
+    copying fill gives; the input photo is never written."""
+    from hf_segan import photo_geometry
+
+    photo = np.asarray(Image.open(portrait)).copy()
+    pristine = photo.copy()
+    face = find_faces(photo, size=FIELD_SIZE)[0][0]
+    condition = expression_condition("surprise", 1.0)
+    returned = {}
+
+    def recorded(name, function):
+        def call(*args, **kwargs):
+            returned[name] = function(*args, **kwargs)
+            return returned[name]
+
+        return call
+
+    monkeypatch.setattr(photo_geometry, "warp_photo", recorded("warp", warp_photo))
+    monkeypatch.setattr(photo_geometry, "fill_opened_mouth", recorded("fill", fill_opened_mouth))
+    edit = edit_face_geometry(photo, face, geometry_pipe.geometry, condition)
+    assert returned["fill"][1].any()  # the mouth opened: the fill painted
+    assert edit.image is returned["warp"][0] and np.array_equal(photo, pristine)
+
+    def copying_fill(*args, **kwargs):
+        return fill_opened_mouth(*args, **{**kwargs, "in_place": False})
+
+    monkeypatch.setattr(photo_geometry, "fill_opened_mouth", copying_fill)
+    copied = edit_face_geometry(photo, face, geometry_pipe.geometry, condition)
+    assert np.array_equal(edit.image, copied.image) and np.array_equal(edit.changed, copied.changed)
+    assert np.array_equal(photo, pristine)
 
 
 def test_edit_photo_regions_restrict_what_moves(geometry_pipe, portrait):

@@ -10,7 +10,7 @@ from PIL import Image
 from skimage import data
 
 from hf_segan import landmarks
-from hf_segan.alignment import HAAR_FALLBACK_NOTE, alignment_points
+from hf_segan.alignment import HAAR_FALLBACK_NOTE, align_found_faces, alignment_points, locate_faces
 from hf_segan.cli import main
 from hf_segan.constants import FACE_PARSING_CLASSES
 from hf_segan.landmarks import detect_landmarks
@@ -80,6 +80,41 @@ def test_the_learned_parser_reads_faces_aligned_at_its_own_resolution():
     assert face.crop.shape == (128, 128, 3)
     x, y = np.rint(face.inverse @ [64.0, 64.0, 1.0]).astype(int)
     assert result.labels[y, x] == pipe.parse(face.crop)[0][64, 64]
+
+
+def test_faces_found_before_are_aligned_at_the_parsers_side_as_its_own_detection_would(monkeypatch):
+    pipe = build_tiny_pipeline()
+    pipe.parser.register_to_config(input_resolution=128)
+    photo = data.astronaut()
+    found, _ = locate_faces(photo, "largest")
+    expected = {parser: pipe.parse_photo(photo, faces="largest", parser=parser) for parser in ("model", "landmarks")}
+
+    def no_detection(*args, **kwargs):
+        raise AssertionError("the faces were found before: nothing is detected again")
+
+    monkeypatch.setattr(landmarks, "detect_face_boxes", no_detection)
+    monkeypatch.setattr(landmarks, "landmarks_in_box", no_detection)
+    for parser, reference in expected.items():
+        result = pipe.parse_photo(photo, faces=found, parser=parser)
+        np.testing.assert_array_equal(result.labels, reference.labels)
+        assert result.faces[0].size == 128 and np.array_equal(result.faces[0].matrix, reference.faces[0].matrix)
+    aligned_at_parser_side = align_found_faces(photo, found, size=128)
+    np.testing.assert_array_equal(
+        pipe.parse_photo(photo, faces=aligned_at_parser_side, parser="model").labels, expected["model"].labels
+    )
+
+
+def test_faces_found_before_of_a_wrong_kind_or_side_are_refused(pipe):
+    photo = data.astronaut()
+    with pytest.raises(ValueError, match=r"faces\[0\] must be a FaceLandmarks, FaceBox or AlignedFace, got tuple"):
+        pipe.parse_photo(photo, faces=[(10, 20, 100, 100)])
+    with pytest.raises(ValueError, match="or a list of faces"):
+        pipe.parse_photo(photo, faces=np.zeros((1, 4)))
+    small = align_found_faces(photo, locate_faces(photo)[0], size=32)
+    with pytest.raises(ValueError, match="AlignedFace of side 32, but side 64 is needed"):
+        pipe.parse_photo(photo, faces=small)
+    with pytest.raises(ValueError, match="no face found in photo"):
+        pipe.parse_photo(photo, faces=[])
 
 
 def test_without_landmarks_auto_falls_back_to_the_model_with_notes_and_landmarks_refuses(pipe, monkeypatch):

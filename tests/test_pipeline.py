@@ -130,6 +130,23 @@ def test_photo_alpha_is_kept_and_faceless_photos_are_refused(pipe):
     assert boxed.faces[0].width == 93
 
 
+def test_photo_edit_of_faces_found_before_is_its_own_detections_edit_without_detecting(pipe, monkeypatch):
+    from hf_segan import pipeline
+
+    photo = data.astronaut()
+    expected = pipe.edit_photo(photo, "fear", 0.6)
+    largest = max(detect_faces(photo), key=lambda box: box.area)
+    monkeypatch.setattr(pipeline, "detect_faces", lambda *args: pytest.fail("the faces were found before"))
+    given = pipe.edit_photo(photo, "fear", 0.6, faces=[largest])
+    assert np.array_equal(np.asarray(given.image), np.asarray(expected.image)) and given.faces == expected.faces
+    with pytest.raises(ValueError, match=r"faces\[0\] must be a FaceLandmarks, FaceBox or AlignedFace, got str"):
+        pipe.edit_photo(photo, faces=["largest"])
+    with pytest.raises(ValueError, match="either box or a list of found faces"):
+        pipe.edit_photo(photo, faces=[largest], box=(177, 67, 93, 93))
+    with pytest.raises(ValueError, match="no face found in photo"):
+        pipe.edit_photo(photo, faces=[])
+
+
 def test_folders_that_are_not_safe_pipelines_are_refused(pipe, tmp_path):
     with pytest.raises(ValueError, match=r"no model_index\.json"):
         SeganPipeline.from_pretrained(tmp_path)

@@ -13,6 +13,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 from skimage import data
 
+from hf_segan import alignment, landmarks, pipeline, space
 from hf_segan.alignment import HAAR_FALLBACK_NOTE, detect_faces, find_faces
 from hf_segan.cli import build_parser
 from hf_segan.constants import EXPRESSIONS
@@ -348,16 +349,51 @@ def test_notes_on_how_the_photo_was_read_come_with_the_result(client, tmp_path):
     assert str(tmp_path) not in notes and "/gradio" not in notes  # the user's file name, never a server path
 
 
-def test_the_bundled_models_space_edit_is_edit_photo_and_its_parsing_the_landmark_parser():
+def count_calls(monkeypatch, module, name: str, counts: dict[str, int]) -> None:
+    """Replace ``module.name`` by a wrapper that counts its calls in ``counts[name]``."""
+    function = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        counts[name] += 1
+        return function(*args, **kwargs)
+
+    counts.setdefault(name, 0)
+    monkeypatch.setattr(module, name, counted)
+
+
+def test_the_bundled_models_space_finds_the_face_once_and_edits_and_parses_as_the_pipeline(monkeypatch):
     example = EXAMPLES_DIR / "astronaut.jpg"
     pipe = SeganPipeline.from_pretrained(default_model_path())
     assert pipe.geometry is not None and not pipe.editor.config.trained_on_real_photos
-    prepared, result = SpaceEditor(pipe).edit(str(example), "surprise", 1.0, None)
-    expected = pipe.edit_photo(str(example), "surprise")
-    assert np.array_equal(np.asarray(result.photo), np.asarray(expected.image))
-    assert result.notes == tuple(expected.notes)
+    expected = {name: pipe.edit_photo(str(example), name) for name in ("surprise", "happy")}
+    expected_labels = pipe.parse_photo(str(example), parser="landmarks").labels
+    counts: dict[str, int] = {}
+    count_calls(monkeypatch, landmarks, "detect_face_boxes", counts)
+    for module in (landmarks, pipeline):  # the landmark net, also where edit_photo takes landmarks in a box
+        count_calls(monkeypatch, module, "landmarks_in_box", counts)
+    editor = SpaceEditor(pipe)
+    prepared, result = editor.edit(str(example), "surprise", 1.0, None)
+    _, second = editor.edit(str(example), "happy", 1.0, None)  # a second edit of the same upload
+    assert counts == {"detect_face_boxes": 1, "landmarks_in_box": 1}  # once per upload, not per use or edit
+    for edited, name in ((result, "surprise"), (second, "happy")):
+        assert np.array_equal(np.asarray(edited.photo), np.asarray(expected[name].image))
+        assert edited.notes == tuple(expected[name].notes)
     assert prepared.parsing.parser == "landmarks"
-    assert np.array_equal(prepared.parsing.labels, pipe.parse_photo(str(example), parser="landmarks").labels)
+    assert np.array_equal(prepared.parsing.labels, expected_labels)
+
+
+def test_a_model_without_geometry_finds_its_haar_box_once_per_upload(monkeypatch, astronaut):
+    """Its learned edit aligns the largest Haar box, as edit_photo's own detection does, found once per photo."""
+    pipe = skin_only_pipeline()
+    expected = {name: np.asarray(pipe.edit_photo(data.astronaut(), name, 0.7).image) for name in ("sad", "fear")}
+    counts: dict[str, int] = {}
+    count_calls(monkeypatch, alignment, "detect_faces", counts)
+    count_calls(monkeypatch, space, "detect_faces", counts)
+    count_calls(monkeypatch, pipeline, "detect_faces", counts)
+    editor = SpaceEditor(skin_only_pipeline())
+    for name in ("sad", "fear"):
+        assert np.array_equal(np.asarray(editor.edit(str(astronaut), name, 0.7, None)[1].photo), expected[name])
+    assert sum(counts.values()) == 1  # the Space's one Haar detection; the landmark detector found the face
 
 
 def test_change_heatmap_is_black_where_unchanged_and_brightest_at_the_largest_change():
