@@ -184,6 +184,13 @@ def test_shipped_geometry_moves_unseen_faces_to_their_true_targets(shipped_geome
             lift = (source[[48, 54], 1] - predicted[[48, 54], 1]) / eye_distance(source)
             true_lift = (source[[48, 54], 1] - truth[[48, 54], 1]) / eye_distance(source)
             assert np.all(lift > 0.1) and np.allclose(lift, true_lift, atol=0.02)
+        if expression == "anger":  # inner brow ends (21, 22) drawn together by the true amount (about 0.09)
+            gap = {
+                name: np.linalg.norm(p[22] - p[21]) / eye_distance(source)
+                for name, p in (("source", source), ("predicted", predicted), ("truth", truth))
+            }
+            true_closer = gap["source"] - gap["truth"]
+            assert true_closer > 0.06 and gap["source"] - gap["predicted"] == pytest.approx(true_closer, abs=0.015)
     assert max(errors) < 0.04
 
 

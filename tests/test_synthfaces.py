@@ -1,6 +1,7 @@
 """SynthFaces: exact labels, expressions that only move expression regions, ground-truth pairs, dataset I/O."""
 
 import dataclasses
+import hashlib
 import json
 import os
 import subprocess
@@ -22,6 +23,7 @@ from hf_segan.data.synthfaces import (
     split_identity_ids,
     write_imagefolder,
 )
+from hf_segan.data.synthfaces.landmarks import synthfaces_landmarks
 from hf_segan.data.synthfaces.render import SUPERSAMPLE, _Canvas, _downsample, _ellipse, _identity_layers
 from hf_segan.training.data import check_kwargs
 
@@ -143,6 +145,47 @@ def test_happy_lifts_the_mouth_corners_and_sad_drops_them():
     identity = dataclasses.replace(sample_identity(5), rotation=0.0)
     assert _mouth_corner_lift(render_face(identity, "happy", 1.0, 128)[1]) > 1.0
     assert _mouth_corner_lift(render_face(identity, "sad", 1.0, 128)[1]) < -1.0
+
+
+def _inner_brow_gap(labels: np.ndarray) -> int:
+    """Pixels between the image-left brow's rightmost and the image-right brow's leftmost labelled column."""
+    left_columns = np.nonzero((labels == LABEL["l_brow"]).any(0))[0]
+    right_columns = np.nonzero((labels == LABEL["r_brow"]).any(0))[0]
+    return int(right_columns.min() - left_columns.max())
+
+
+def test_anger_draws_the_inner_brow_ends_together_in_the_render_and_the_landmarks():
+    """FACS AU4 (corrugator) pulls the brows' inner ends toward the midline in anger: the rendered brows' gap and
+    the distance between landmarks 21 and 22 (read off the same polygons) both shrink, by the same amount."""
+    size = 128
+    for identity_id in range(4):
+        identity = dataclasses.replace(sample_identity(identity_id), rotation=0.0, glasses=False)
+        gaps, distances = {}, {}
+        for expression in ("neutral", "anger"):
+            gaps[expression] = _inner_brow_gap(render_face(identity, expression, 1.0, size)[1])
+            points = synthfaces_landmarks(identity, expression, 1.0, size)
+            distances[expression] = points[22, 0] - points[21, 0]
+        expected = 2 * PROTOTYPES["anger"].brow_together * identity.scale * size
+        assert expected > 2.5
+        assert distances["neutral"] - distances["anger"] == pytest.approx(expected, abs=1e-6)
+        assert gaps["neutral"] - gaps["anger"] == pytest.approx(expected, abs=1.5)
+        assert gaps["anger"] == pytest.approx(distances["anger"], abs=2.0)  # polygon ends sit on the landmarks
+
+
+#: sha256 of the label maps and landmarks (rounded to 1e-6 px) of identities 0-3 showing neutral, happy and
+#: surprise at 128 px, as rendered before brows could be drawn together: expressions without that action must keep
+#: their renders, which the bundled parser and editor were trained on.
+RENDERS_WITHOUT_BROWS_TOGETHER = "ea66e9ea7cdecac124d2f3355e7a6a1d8add6b0cef291208b6042a28f3414523"
+
+
+def test_expressions_without_brows_together_render_as_before():
+    digest = hashlib.sha256()
+    for identity_id in range(4):
+        identity = sample_identity(identity_id)
+        for expression in ("neutral", "happy", "surprise"):
+            digest.update(render_face(identity, expression, 1.0, 128)[1].tobytes())
+            digest.update(np.round(synthfaces_landmarks(identity, expression, 1.0, 128), 6).tobytes())
+    assert digest.hexdigest() == RENDERS_WITHOUT_BROWS_TOGETHER
 
 
 def test_blends_interpolate_parameters():

@@ -73,6 +73,7 @@ class ExpressionParams:
     eye_open: float = 1.0  # factor on the identity's eye height
     brow_raise: float = 0.0  # brows up (+) or down (-)
     brow_tilt: float = 0.0  # inner brow ends up (+, sad/fear) or down (-, anger)
+    brow_together: float = 0.0  # inner brow ends toward the face's midline (FACS AU4, corrugator: anger, sad, fear)
     nose_wrinkle: float = 0.0  # 0..1, disgust
     upper_lip_raise: float = 0.0  # disgust
 
@@ -81,10 +82,18 @@ class ExpressionParams:
 PROTOTYPES: dict[str, ExpressionParams] = {
     "neutral": ExpressionParams(),
     "happy": ExpressionParams(mouth_curve=0.035, mouth_open=0.012, mouth_width=1.18, eye_open=0.75),
-    "sad": ExpressionParams(mouth_curve=-0.03, mouth_width=0.92, eye_open=0.8, brow_raise=0.005, brow_tilt=0.025),
+    "sad": ExpressionParams(
+        mouth_curve=-0.03, mouth_width=0.92, eye_open=0.8, brow_raise=0.005, brow_tilt=0.03, brow_together=0.005
+    ),
     "surprise": ExpressionParams(mouth_open=0.075, mouth_width=0.8, eye_open=1.45, brow_raise=0.04),
     "fear": ExpressionParams(
-        mouth_curve=-0.012, mouth_open=0.04, mouth_width=1.12, eye_open=1.35, brow_raise=0.02, brow_tilt=0.02
+        mouth_curve=-0.012,
+        mouth_open=0.04,
+        mouth_width=1.12,
+        eye_open=1.35,
+        brow_raise=0.02,
+        brow_tilt=0.02,
+        brow_together=0.005,
     ),
     "disgust": ExpressionParams(
         mouth_curve=-0.02,
@@ -96,7 +105,14 @@ PROTOTYPES: dict[str, ExpressionParams] = {
         nose_wrinkle=1.0,
         upper_lip_raise=0.012,
     ),
-    "anger": ExpressionParams(mouth_curve=-0.012, mouth_width=0.88, eye_open=0.85, brow_raise=-0.022, brow_tilt=-0.03),
+    "anger": ExpressionParams(
+        mouth_curve=-0.012,
+        mouth_width=0.88,
+        eye_open=0.85,
+        brow_raise=-0.022,
+        brow_tilt=-0.03,
+        brow_together=0.012,
+    ),
     "contempt": ExpressionParams(mouth_curve=0.004, mouth_asymmetry=0.03, mouth_width=1.02, eye_open=0.9),
 }
 

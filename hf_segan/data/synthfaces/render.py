@@ -228,9 +228,11 @@ def face_outline(identity: Identity, angles: np.ndarray) -> np.ndarray:
 
 def brow_centerline(identity: Identity, expression: ExpressionParams, sign: float, t: np.ndarray) -> np.ndarray:
     """Points on the centre line of one brow (``sign`` -1 image-left, +1 image-right) at ``t`` (0 = inner end,
-    1 = outer end): an arch raised by ``brow_raise`` whose inner end is moved by ``brow_tilt``."""
+    1 = outer end): an arch raised by ``brow_raise`` whose inner end is moved by ``brow_tilt`` and drawn toward the
+    midline by ``brow_together`` (the corrugator pulls the brow's inner half; the outer end stays, so the brow
+    stretches a little, as a frowning brow's head bunches toward the nose)."""
     ex = 0.5 + sign * identity.eye_spacing / 2
-    xs = ex + sign * (t - 0.45) * identity.eye_width * 1.5
+    xs = ex + sign * ((t - 0.45) * identity.eye_width * 1.5 - expression.brow_together * (1.0 - t) ** 2)
     base = EYE_Y - identity.eye_height - 0.035 - expression.brow_raise
     ys = base - 0.012 * np.sin(np.pi * t) - expression.brow_tilt * (1.0 - t) + 0.004 * t
     return np.stack([xs, ys], axis=1)
