@@ -27,7 +27,7 @@ from hf_segan.metrics.photo_fidelity import (
     sharpness_ratio,
 )
 from hf_segan.models.geometry import LandmarkGeometryModel, eye_frame, to_eye_frame
-from hf_segan.mouth_interior import NEARBY_COLOUR_RADIUS, fill_opened_mouth
+from hf_segan.mouth_interior import NEARBY_COLOUR_RADIUS, NEARBY_COLOUR_TOLERANCE, fill_opened_mouth
 from hf_segan.photo_evaluation import Photo, find_face, rotate_photo
 from hf_segan.photo_geometry import FIELD_SIZE, REGION_LANDMARKS, SCALE_GROUPS, edit_face_geometry
 from hf_segan.pipeline import SeganPipeline, default_model_path
@@ -370,4 +370,4 @@ def test_the_opening_takes_only_colours_found_near_each_painted_pixel():
     result, painted = fill_opened_mouth(photo, photo, points, target)
     assert painted.any()
     radius = int(NEARBY_COLOUR_RADIUS * eye_distance(points))
-    assert new_colour_fraction(photo, result, painted, radius, tolerance=0) == 0.0
+    assert new_colour_fraction(photo, result, painted, radius, tolerance=NEARBY_COLOUR_TOLERANCE) == 0.0
