@@ -1,7 +1,7 @@
 """Does face-api's landmark net see an eye open or close? Known lid moves applied to the development photos, and
 what the net reads back.
 
-    python benchmarks/eye_opening_probe.py [--csv benchmarks/results/eye_opening_probe.csv] [--plot PNG] [--eyes PNG]
+    python benchmarks/eye_opening_probe.py [--csv benchmarks/results/eye_opening_probe.csv] [--plot PNG] [--eyes IMAGE]
 
 For scikit-image's astronaut and matplotlib's Grace Hopper, the eyelid landmarks of the aligned face are moved by
 known amounts and the photo is warped exactly as an edit warps it (:mod:`hf_segan.warp_field`: the Wendland field
@@ -168,7 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--csv", default="benchmarks/results/eye_opening_probe.csv")
     parser.add_argument("--plot", default="docs/eye_opening_probe.png")
-    parser.add_argument("--eyes", default="docs/eye_opening_probe_eyes.png")
+    parser.add_argument("--eyes", default="docs/eye_opening_probe_eyes.jpg")
     args = parser.parse_args()
     strips: list[np.ndarray] = []
     rows = [row for name, rgb in development_photos().items() for row in probe(name, rgb, strips)]
@@ -182,9 +182,9 @@ def main() -> None:
     grid = [np.concatenate(strips[i : i + columns], 1) for i in range(0, len(strips), columns)]
     height = max(row.shape[0] for row in grid)
     grid = [np.pad(row, ((0, height - row.shape[0]), (0, 0), (0, 0))) for row in grid]
-    _, png = cv2.imencode(".png", cv2.cvtColor(np.concatenate(grid, 0), cv2.COLOR_RGB2BGR))
+    _, encoded = cv2.imencode(Path(args.eyes).suffix, cv2.cvtColor(np.concatenate(grid, 0), cv2.COLOR_RGB2BGR))
     eyes = Path(args.eyes)
-    eyes.with_name(f".{eyes.name}.tmp").write_bytes(png.tobytes())
+    eyes.with_name(f".{eyes.name}.tmp").write_bytes(encoded.tobytes())
     eyes.with_name(f".{eyes.name}.tmp").replace(eyes)
     print(f"Wrote {args.csv}, {args.plot} and {args.eyes}")
 
