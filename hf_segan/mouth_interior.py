@@ -4,8 +4,11 @@ Inside the target's inner-lip contour the warp would only stretch what lay betwe
 redrawn from the face's own colours: where the source mouth was already open, its interior (teeth) as it was,
 unwarped, so teeth are never stretched; where the opening is new, a dark gradient from the darkest pixels along
 the source's lip meeting line (the shadow between the lips) in the middle to the lip line's median colour at the
-edge, feathered into the warped lips. No new teeth or tongue appear: a newly opened mouth reads as a dark opening,
-as in a shadowed photo.
+edge, feathered into the warped lips. A painted pixel whose colour the original photo does not have (within
+:data:`NEARBY_COLOUR_TOLERANCE` levels) within :data:`NEARBY_COLOUR_RADIUS` of it takes the closest colour that it
+does have there, so the fill adds no colour the face did not have there (the darkest lip-line shade may lie only in
+the mouth's corners, far from the middle of a smile's teeth). No new teeth or tongue
+appear: a newly opened mouth reads as a dark opening, as in a shadowed photo.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import cv2
 import numpy as np
 
 from .landmarks import LANDMARK_GROUPS
+from .nearby_colours import closest_nearby_colours
 from .warp_field import eye_distance
 
 INNER_LIPS = list(LANDMARK_GROUPS["inner_lips"])
@@ -22,6 +26,12 @@ MIN_OPENING_AREA = 0.002
 #: Share of the lip line's pixels, by luminance, whose mean colour is the mouth's darkest shade.
 DARKEST_SHARE = 0.1
 LUMINANCE = np.array([0.299, 0.587, 0.114])
+#: How far (eye distances) from a painted pixel the fill may take its colour: inside the 0.25 eye distances the
+#: real-photo fidelity metric searches for a pixel's colour in the original, with room for rounding.
+NEARBY_COLOUR_RADIUS = 0.2
+#: Largest per-channel difference (8-bit levels) from some nearby original colour that a painted colour may keep:
+#: half the metric's 16, so the gradient stays smooth where the photo has such shades and nothing new appears.
+NEARBY_COLOUR_TOLERANCE = 8
 
 
 def _area(polygon: np.ndarray) -> float:
@@ -94,8 +104,14 @@ def fill_opened_mouth(
     interior = old[..., None] * original[y0:y1, x0:x1] + (1.0 - old[..., None]) * dark
     region = warped[y0:y1, x0:x1].astype(np.float64)
     blended = region + alpha * (interior - region)
-    filled = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-    painted[y0:y1, x0:x1] = np.any(filled != warped[y0:y1, x0:x1], axis=-1)
+    blended = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    ys, xs = np.nonzero(np.any(blended != warped[y0:y1, x0:x1], axis=-1))
+    radius = max(1, int(NEARBY_COLOUR_RADIUS * distance))
+    wanted = blended[ys, xs]
+    closest = closest_nearby_colours(original, ys + y0, xs + x0, wanted, radius)
+    new = np.abs(closest.astype(np.int16) - wanted.astype(np.int16)).max(axis=1) > NEARBY_COLOUR_TOLERANCE
+    blended[ys[new], xs[new]] = closest[new]
+    painted[y0:y1, x0:x1] = np.any(blended != warped[y0:y1, x0:x1], axis=-1)
     result = warped if in_place else warped.copy()
-    result[y0:y1, x0:x1] = filled
+    result[y0:y1, x0:x1] = blended
     return result, painted

@@ -30,6 +30,16 @@ FACE_MASK_FOREHEAD = 0.45
 #: coincide (a closed mouth's inner and outer lip corners) and smooths the disagreements of nearby landmarks'
 #: moves instead of bending the field sharply between them; landmarks land within a few percent of their targets.
 REGULARISATION = 1e-2
+#: Where the warp squeezes the photo by more than this factor (source pixels per output pixel along the most
+#: squeezed direction), the source is low-passed before it is sampled: point sampling a squeezed eye or mouth keeps
+#: every source pixel's full contrast on fewer pixels (aliasing), which reads as a sharper face than the photo.
+#: Below it, plain bicubic sampling keeps the photo's own sharpness (a mild squeeze barely aliases).
+ANTIALIAS_SQUEEZE = 1.45
+#: Gaussian prefilter (source pixels) per unit of squeeze beyond :data:`ANTIALIAS_SQUEEZE`, and the prefilter levels
+#: the source is blurred at (each output pixel blends the two levels around its own); half a pixel per unit is the
+#: usual reconstruction width of a minifying resampler.
+ANTIALIAS_SIGMA = 0.5
+ANTIALIAS_LEVELS = (0.0, 0.5, 1.0, 1.5, 2.0)
 
 
 def wendland(distance: np.ndarray, radius: float) -> np.ndarray:
@@ -177,15 +187,44 @@ def field_in_photo(field: DisplacementField, inverse: np.ndarray, matrix: np.nda
     return (int(x0), int(y0), int(x1), int(y1)), displacement
 
 
+def squeeze(map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    """(H, W) largest singular value of the Jacobian of the backward map ``(x, y) -> (map_x, map_y)``: how many
+    source pixels one output pixel spans along the direction the warp squeezes most (1 = a shift)."""
+    a, b = np.gradient(map_x, axis=1), np.gradient(map_x, axis=0)
+    c, d = np.gradient(map_y, axis=1), np.gradient(map_y, axis=0)
+    total, determinant = a * a + b * b + c * c + d * d, a * d - b * c
+    return np.sqrt((total + np.sqrt(np.maximum(total * total - 4 * determinant * determinant, 0.0))) / 2)
+
+
+def _sample(photo: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    """Bicubic samples of ``photo`` at the backward map, prefiltered where the map squeezes (see
+    :data:`ANTIALIAS_SQUEEZE`): the source blurred at :data:`ANTIALIAS_LEVELS`, blended per pixel between the two
+    levels around the blur it needs. Float (H, W, C)."""
+    blur = ANTIALIAS_SIGMA * np.sqrt(np.maximum(squeeze(map_x, map_y) ** 2 - ANTIALIAS_SQUEEZE**2, 0.0))
+    blur = np.clip(blur, 0.0, ANTIALIAS_LEVELS[-1])
+    levels = np.asarray(ANTIALIAS_LEVELS)
+    upper = np.searchsorted(levels, blur, side="right").clip(1, len(levels) - 1)
+    share = (blur - levels[upper - 1]) / (levels[upper] - levels[upper - 1])
+    sampled = np.zeros((*map_x.shape, photo.shape[2]), np.float64)
+    for index, level in enumerate(levels):
+        weight = np.where(upper - 1 == index, 1.0 - share, 0.0) + np.where(upper == index, share, 0.0)
+        if not weight.any():
+            continue
+        source = photo if level == 0 else cv2.GaussianBlur(photo, (0, 0), level)
+        warped = cv2.remap(source, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        sampled += weight[..., None] * warped.reshape(sampled.shape)
+    return sampled
+
+
 def warp_photo(
     photo: np.ndarray, box: tuple[int, int, int, int], displacement: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Resample ``photo`` (H, W, C uint8) inside ``box`` along the backward ``displacement`` (photo pixels).
 
     Returns ``(result, changed)``: a new photo whose pixels outside the moving part of the field are the input's
-    own bytes, and the (H, W) bool mask of pixels the field moved. Bicubic sampling keeps the photo's sharpness;
-    its overshoot is clipped to the colour range of the pixels being resampled, so no colour appears that the face
-    did not have.
+    own bytes, and the (H, W) bool mask of pixels the field moved. Bicubic sampling keeps the photo's sharpness
+    (prefiltered only where the warp squeezes strongly, see :data:`ANTIALIAS_SQUEEZE`); its overshoot is clipped to
+    the colour range of the pixels being resampled, so no colour appears that the face did not have.
     """
     x0, y0, x1, y1 = box
     moving = np.any(displacement != 0, axis=-1)
@@ -195,7 +234,7 @@ def warp_photo(
         return result, changed
     map_x = np.arange(x0, x1, dtype=np.float32) + displacement[..., 0]
     map_y = np.arange(y0, y1, dtype=np.float32)[:, None] + displacement[..., 1]
-    warped = cv2.remap(photo, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    warped = np.clip(np.rint(_sample(photo, map_x, map_y)), 0, 255).astype(photo.dtype)
     region = photo[y0:y1, x0:x1][moving]
     warped = np.clip(warped, region.min(0), region.max(0))
     np.copyto(result[y0:y1, x0:x1], warped, where=moving[..., None])

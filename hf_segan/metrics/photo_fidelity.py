@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from ..alignment import check_rgb
+from ..nearby_colours import closest_nearby_colours
 from .expression_geometry import eye_centres
 
 #: Growth of the landmark hull, in inter-ocular distances, that an edit may reach: a geometric edit moves skin
@@ -150,15 +151,8 @@ def new_colour_fraction(
     ys, xs = np.nonzero(mask & (original != edited).any(axis=2))
     if len(ys) == 0:
         return 0.0
-    height, width = original.shape[:2]
     colours = edited[ys, xs].astype(np.int16)
-    closest = np.full(len(ys), 255, np.int16)
-    for dy in range(-radius, radius + 1):
-        rows = np.clip(ys + dy, 0, height - 1)
-        for dx in range(-radius, radius + 1):
-            if dy * dy + dx * dx <= radius * radius:
-                nearby = original[rows, np.clip(xs + dx, 0, width - 1)].astype(np.int16)
-                np.minimum(closest, np.abs(nearby - colours).max(axis=1), out=closest)
+    closest = np.abs(closest_nearby_colours(original, ys, xs, colours, radius).astype(np.int16) - colours).max(axis=1)
     return float((closest > tolerance).sum() / mask.sum())
 
 
