@@ -8,8 +8,9 @@ GANimation-size global generator (64 base channels, 6 residual blocks, 7x7 stems
 128 px the fast paths of the same models: ``SeganPipeline.enable_fast_path`` in bf16 and in fp32
 (:mod:`hf_segan.fast_path`), the graph exported by ``hf-segan export-onnx`` run by ONNX Runtime (fp32), with
 ``--int8`` the same graph with its parser's convolutions in int8 (:func:`int8_parser_graph`; measured, not offered
-by the library: see docs/performance.md "CPUs without bf16"), and with ``--compile`` the fast path with both
-models ``torch.compile``d (inductor; its compile time is not timed). The script also prints which precision
+by the library: see docs/performance.md "CPUs without bf16"; ``benchmarks/int8_cpu.py`` measures every int8
+variant on the bundled model with its accuracy), and with ``--compile`` the fast path with both models
+``torch.compile``d (inductor; its compile time is not timed). The script also prints which precision
 ``enable_fast_path()`` picks on this CPU and why (its flags).
 ``fast vs eager`` is a fast path's speed-up over eager fp32 PyTorch of the same models in the same run; every
 pipeline row runs the same parse-then-edit code as ``SeganPipeline.__call__`` on model-ready tensors.
@@ -119,50 +120,14 @@ def parse_and_edit(pipe: SeganPipeline, images: torch.Tensor, condition: torch.T
     return pipe.editor(images, probs.to(dtype), condition.to(dtype)).images.float()
 
 
-def int8_parser_graph(pipe: SeganPipeline, fp32_path: Path, faces: int = 16) -> Path:
-    """The exported graph with the parser's convolutions in int8 (ONNX Runtime static quantisation, QDQ, per
-    channel, 7-bit range: on CPUs without VNNI the 8-bit products saturate), calibrated on SynthFaces faces; the
-    editor stays fp32 (int8 editors broke the accuracy bound, docs/performance.md "CPUs without bf16")."""
-    import numpy as np
-    import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+def int8_parser_graph(pipe: SeganPipeline, fp32_path: Path, faces: int = 2) -> Path:
+    """The exported graph with the parser's convolutions in int8 (:func:`int8_cpu.quantize_convs`), calibrated on
+    ``faces`` SynthFaces validation identities; the editor stays fp32 (int8 editors broke the accuracy bound,
+    docs/performance.md "CPUs without bf16")."""
+    from int8_cpu import quantize_convs, synthfaces_batch
 
-    from hf_segan.data.synthfaces import load_synthfaces
-
-    size, count = pipe.config.resolution, pipe.editor.config.num_expressions
-    images = load_synthfaces("validation", faces, image_size=size, paired=False)["image"]
-    feeds = [
-        {
-            "images": (np.asarray(image.convert("RGB"), np.float32).transpose(2, 0, 1)[None] / 127.5 - 1),
-            "condition": np.eye(count, dtype=np.float32)[[index % count]],
-        }
-        for index, image in enumerate(images)
-    ]
-
-    class Faces(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.remaining = iter(feeds)
-
-        def get_next(self):
-            return next(self.remaining, None)
-
-    prepared, quantised = fp32_path.with_name("prepared.onnx"), fp32_path.with_name("parser_int8.onnx")
-    quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
-    editor_nodes = [node.name for node in onnx.load(str(prepared)).graph.node if node.name.startswith("/editor/")]
-    quantize_static(
-        str(prepared),
-        str(quantised),
-        Faces(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        reduce_range=True,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        op_types_to_quantize=["Conv"],
-        nodes_to_exclude=editor_nodes,
-    )
-    return quantised
+    calibration = synthfaces_batch("validation", faces, pipe.config.resolution, pipe.editor.config.num_expressions)
+    return quantize_convs(fp32_path, fp32_path.with_name("parser_int8.onnx"), calibration, ("/parser/",))
 
 
 def main() -> None:

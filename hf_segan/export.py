@@ -2,7 +2,9 @@
 
 The exported graph takes model-ready crops and a condition batch and returns the edited crops and the attention
 masks: ``images (B, 3, R, R) in [-1, 1], condition (B, num_expressions) -> edited (B, 3, R, R), attention
-(B, 1, R, R)`` with R the pipeline's resolution and a dynamic batch. Input validation stays in Python (ONNX has
+(B, 1, R, R)`` with R the pipeline's resolution and a dynamic batch; with ``with_parsing`` also the parser's class
+probabilities ``parsing (B, num_classes, R, R)``, so that a transformed graph (e.g. a quantised one) can be checked
+against the labels too. Input validation stays in Python (ONNX has
 no way to raise a readable error), so :class:`OnnxEditor` checks shapes before calling the session.
 """
 
@@ -28,27 +30,31 @@ ONNX_TOLERANCE = 1e-4
 class ParseAndEdit(nn.Module):
     """The pipeline's two models as one graph: parser probabilities feed the editor's soft region masks."""
 
-    def __init__(self, pipe: SeganPipeline) -> None:
+    def __init__(self, pipe: SeganPipeline, with_parsing: bool = False) -> None:
         super().__init__()
         self.parser, self.editor, self.parser_resolution = pipe.parser, pipe.editor, pipe.parser_resolution
+        self.with_parsing = with_parsing
 
-    def forward(self, images: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Edited images and attention, and with ``with_parsing`` the parser's probabilities."""
         probs = parsing_probs_at(self.parser, images, self.parser_resolution)
         out = self.editor(images, probs, condition)
-        return out.images, out.attention
+        return (out.images, out.attention, probs) if self.with_parsing else (out.images, out.attention)
 
 
-def export_onnx(pipe: SeganPipeline, path: str | os.PathLike, opset: int = 17) -> Path:
+def export_onnx(pipe: SeganPipeline, path: str | os.PathLike, opset: int = 17, with_parsing: bool = False) -> Path:
     """Write the parse-and-edit graph of ``pipe`` (fp32, CPU) to ``path`` atomically; ``pipe`` is left unchanged.
 
     A pipeline on the fast path exports too: its folded convolutions are exported as they are, in fp32.
+    ``with_parsing`` adds the parser's probabilities as a third output, ``parsing``.
     """
     path = Path(path)
     if path.suffix != ".onnx":
         raise ValueError(f"{path}: the output file must end in .onnx.")
     size = pipe.config.resolution
     # A copy: casting and eval() must not change the caller's pipeline (e.g. one on the bf16 fast path).
-    model = copy.deepcopy(ParseAndEdit(pipe)).to("cpu", torch.float32).eval()
+    model = copy.deepcopy(ParseAndEdit(pipe, with_parsing)).to("cpu", torch.float32).eval()
+    outputs = ["edited", "attention", "parsing"] if with_parsing else ["edited", "attention"]
     example = (torch.zeros(1, 3, size, size), torch.zeros(1, pipe.editor.config.num_expressions))
     with atomic_path(path) as tmp, warnings.catch_warnings():
         # The models' input checks run in Python at trace time by design (OnnxEditor repeats them).
@@ -58,8 +64,8 @@ def export_onnx(pipe: SeganPipeline, path: str | os.PathLike, opset: int = 17) -
             example,
             tmp,
             input_names=["images", "condition"],
-            output_names=["edited", "attention"],
-            dynamic_axes={name: {0: "batch"} for name in ("images", "condition", "edited", "attention")},
+            output_names=outputs,
+            dynamic_axes={name: {0: "batch"} for name in ("images", "condition", *outputs)},
             opset_version=opset,
             dynamo=False,
         )
@@ -83,7 +89,8 @@ class OnnxEditor:
         self.resolution = int(shape[2])
         self.num_expressions = int(self.session.get_inputs()[1].shape[1])
 
-    def __call__(self, images: torch.Tensor, condition: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, images: torch.Tensor, condition: torch.Tensor) -> tuple[np.ndarray, ...]:
+        """The graph's outputs: edited images and attention (and the parsing, where the graph has it)."""
         check_image(images, "images")
         if tuple(images.shape[2:]) != (self.resolution, self.resolution):
             raise ValueError(
@@ -92,5 +99,4 @@ class OnnxEditor:
             )
         check_condition(condition, images.shape[0], self.num_expressions)
         feeds = {"images": images.float().cpu().numpy(), "condition": condition.float().cpu().numpy()}
-        edited, attention = self.session.run(None, feeds)
-        return edited, attention
+        return tuple(self.session.run(None, feeds))

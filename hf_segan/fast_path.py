@@ -126,7 +126,8 @@ def fast_path_choice(device: torch.device | str = "cpu") -> str:
 
     bf16 where it is native; else fp32 (folding only). There is no int8 path: on CPUs without VNNI, int8
     convolutions did not gain enough to pay for their error, and the editor's instance norms keep its
-    convolutions from chaining in int8 (docs/performance.md, "CPUs without bf16").
+    convolutions from chaining in int8 (docs/performance.md, "CPUs without bf16"). What did gain there without
+    any loss of accuracy is ONNX Runtime in fp32, which the fp32 line points to.
     """
     device = torch.device(device)
     if native_bf16(device):
@@ -137,7 +138,8 @@ def fast_path_choice(device: torch.device | str = "cpu") -> str:
     bf16, vnni = ([name for name in names if name in flags] or ["none"] for names in (BF16_FLAGS, VNNI_FLAGS))
     return (
         f"fp32: no native bf16 on this CPU (bf16 flags: {', '.join(bf16)}; torch sees "
-        f"{torch.backends.cpu.get_cpu_capability()}); no int8 path (VNNI flags: {', '.join(vnni)})"
+        f"{torch.backends.cpu.get_cpu_capability()}); no int8 path (VNNI flags: {', '.join(vnni)}); faster here: "
+        "ONNX Runtime fp32 (hf-segan export-onnx)"
     )
 
 

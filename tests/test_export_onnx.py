@@ -38,6 +38,23 @@ def test_onnx_runtime_matches_pytorch_for_several_batch_sizes(tmp_path):
         export_onnx(pipe, tmp_path / "segan.bin")
 
 
+def test_graph_with_parsing_also_returns_the_parser_probabilities(tmp_path):
+    """``with_parsing`` adds the parser's probabilities (what a quantised graph's labels are checked against) and
+    leaves the edit as it was."""
+    pipe = build_tiny_pipeline()
+    images, condition = torch.rand(2, 3, 64, 64) * 2 - 1, torch.eye(8)[[1, 3]]
+    edited, attention, parsing = OnnxEditor(export_onnx(pipe, tmp_path / "p.onnx", with_parsing=True))(
+        images, condition
+    )
+    with torch.inference_mode():
+        probs = pipe.parsing_probs(images)
+        reference, reference_attention = ParseAndEdit(pipe).eval()(images, condition)
+    assert parsing.shape == (2, 19, 64, 64)
+    assert abs(torch.from_numpy(parsing) - probs).max() < ONNX_TOLERANCE
+    assert abs(torch.from_numpy(edited) - reference).max() < ONNX_TOLERANCE
+    assert abs(torch.from_numpy(attention) - reference_attention).max() < ONNX_TOLERANCE
+
+
 def test_warping_editor_exports_its_warp(tmp_path):
     pipe = build_tiny_pipeline(warp=True)
     session = OnnxEditor(export_onnx(pipe, tmp_path / "segan.onnx"))

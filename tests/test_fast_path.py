@@ -147,3 +147,4 @@ def test_fast_path_choice_names_the_precision_and_the_cpu_flags_behind_it(monkey
     monkeypatch.setattr(fast_path, "cpu_flags", lambda: {"avx2", "fma", "avx_vnni"})
     choice = fast_path.fast_path_choice("cpu")
     assert choice.startswith("fp32:") and "bf16 flags: none" in choice and "VNNI flags: avx_vnni" in choice
+    assert "ONNX Runtime fp32 (hf-segan export-onnx)" in choice
