@@ -6,9 +6,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# One intra-op thread per test process, and for the scripts it starts: the models here are tiny, so a second
+# thread adds more synchronisation than work (worse on a busy machine), and the suite runs in parallel across
+# processes instead (`pytest -n 2`, pytest-xdist).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 import torch
+
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -6,10 +6,6 @@ The reference parameter names and shapes below are restated from the public face
 the mapping against that model rather than against itself.
 """
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -200,11 +196,11 @@ def test_non_state_dict_files_are_named(tmp_path):
         load_reference_bisenet(tmp_path / "absent.pth")
 
 
-def _cli(*args):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "hf_segan.cli", *map(str, args)], capture_output=True, text=True, env=env
-    )
+def _cli(capsys, *args) -> tuple[int, str, str]:
+    """``hf-segan *args`` in process (test_cli_edit runs the command line as a subprocess): status, out, err."""
+    status = main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
 
 
 class _Payload:
@@ -212,21 +208,21 @@ class _Payload:
         return (print, ("this must never run",))
 
 
-def test_cli_converts_to_safetensors_and_refuses_unsafe_pickles(reference, tmp_path):
+def test_cli_converts_to_safetensors_and_refuses_unsafe_pickles(reference, tmp_path, capsys):
     path = tmp_path / "79999_iter.pth"
     torch.save(reference, path)
-    result = _cli("convert-bisenet", path, tmp_path / "parser")
-    assert result.returncode == 0, result.stderr
-    assert len(result.stdout.strip().splitlines()) == 1 and "BiSeNetFaceParser" in result.stdout
+    status, out, err = _cli(capsys, "convert-bisenet", path, tmp_path / "parser")
+    assert status == 0, err
+    assert len(out.strip().splitlines()) == 1 and "BiSeNetFaceParser" in out
     assert (tmp_path / "parser" / "diffusion_pytorch_model.safetensors").is_file()
     loaded = BiSeNetFaceParser.from_pretrained(tmp_path / "parser")
     assert torch.equal(loaded.state_dict()["fusion.squeeze.weight"], reference["ffm.conv1.weight"])
 
     unsafe = tmp_path / "unsafe.pth"
     torch.save({"weights": _Payload()}, unsafe)
-    refused = _cli("convert-bisenet", unsafe, tmp_path / "unsafe")
-    assert refused.returncode == 2 and "refused" in refused.stderr and "this must never run" not in refused.stdout
-    assert len(refused.stderr.strip().splitlines()) == 1
+    status, out, err = _cli(capsys, "convert-bisenet", unsafe, tmp_path / "unsafe")
+    assert status == 2 and "refused" in err and "this must never run" not in out
+    assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "unsafe").exists()
 
 

@@ -18,7 +18,7 @@ def test_learning_benchmark_trains_and_scores_every_ablation(tmp_path):
     results = tmp_path / "results.json"
     command = [sys.executable, str(ROOT / "benchmarks" / "learn_synthfaces.py"), "--out-dir", str(tmp_path / "out")]
     command += ["--results", str(results), "--train-identities", "3", "--test-identities", "1"]
-    command += ["--parser-steps", "2", "--classifier-steps", "2", "--segan-steps", "2"]
+    command += ["--parser-steps", "2", "--classifier-steps", "2", "--segan-steps", "2", "--size", "32"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]

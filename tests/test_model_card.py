@@ -1,6 +1,5 @@
 """Model cards: Hub metadata that round-trips, honest sections, clear errors, atomic writes, the generator script."""
 
-import importlib.util
 import json
 import math
 import stat
@@ -12,6 +11,7 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard, metadata_eval_result
 from huggingface_hub.repocard_data import model_index_to_eval_results
+from in_process import load_script
 
 from hf_segan.model_card import build_model_card, write_model_card
 
@@ -137,10 +137,7 @@ def _generate(*args):
 
 def _generate_in_process(*args) -> int:
     """The script's ``main`` without a fresh interpreter (each subprocess pays the torch import)."""
-    spec = importlib.util.spec_from_file_location("generate_model_card", ROOT / "model_cards" / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main([str(arg) for arg in args])
+    return load_script("model_cards/generate.py").main([str(arg) for arg in args])
 
 
 def test_generate_script_reads_the_training_summary(tmp_path):

@@ -3,17 +3,15 @@
 The commands are the ones docs/train_real_datasets.md gives, run from a working folder, with only the flags that
 make the models and the run tiny added: convert CelebAMask-HQ, AffectNet and RaFD; train the parser; train the
 joint model with `training/configs/segan_paper.yaml` as written (AffectNet) and on RaFD with its paired loss;
-load the result with `SeganPipeline`, edit, describe and evaluate it. The training scripts run as subprocesses, as
-a user runs them.
+load the result with `SeganPipeline`, edit, describe and evaluate it. The training scripts run in this process
+(their `main`, as `python training/train_*.py` calls it), from the working folder.
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
+from in_process import run_training_script
 from PIL import Image
 
 from hf_segan.cli import main
@@ -58,11 +56,11 @@ def write_releases(downloads: Path) -> None:
             save_jpeg(downloads / "RaFD" / name, rafd_photo(face, word))
 
 
-def run_script(script: str, config: str, *overrides: str, cwd: Path) -> None:
-    command = [sys.executable, str(REPO / "training" / script), "--config", str(REPO / "training" / "configs" / config)]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    result = subprocess.run([*command, *overrides], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+def run_script(script: str, config: str, *overrides: str) -> None:
+    """``python training/{script} --config training/configs/{config} *overrides`` from the working folder, in process
+    (test_training runs each training script as a subprocess once)."""
+    name = script.removeprefix("train_").removesuffix(".py")
+    assert run_training_script(name, ["--config", REPO / "training" / "configs" / config, *overrides]) == 0
 
 
 def test_paper_recipe_on_release_layouts_converts_trains_saves_loads_and_edits(tmp_path, monkeypatch, capsys):
@@ -74,12 +72,12 @@ def test_paper_recipe_on_release_layouts_converts_trains_saves_loads_and_edits(t
     assert "train: 6 rows" in capsys.readouterr().out  # RaFD: one subject's 6 ordered pairs
 
     run_script("train_parser.py", "parser.yaml", "--data.dataset", "data/celebamask-hq", "--output_dir",
-               "outputs/parser_celebamask", *TINY_PARSER, cwd=tmp_path)  # fmt: skip
+               "outputs/parser_celebamask", *TINY_PARSER)  # fmt: skip
     parser_config = json.loads((tmp_path / "outputs/parser_celebamask/best/config.json").read_text())
     assert parser_config["input_resolution"] == 32
-    run_script("train_segan.py", "segan_paper.yaml", *TINY_SEGAN, cwd=tmp_path)  # AffectNet, as configured
+    run_script("train_segan.py", "segan_paper.yaml", *TINY_SEGAN)  # AffectNet, as configured
     run_script("train_segan.py", "segan_paper.yaml", "--data.dataset", "data/rafd", "--loss.lambda_paired", "10",
-               "--output_dir", "outputs/segan_rafd", *TINY_SEGAN, cwd=tmp_path)  # fmt: skip
+               "--output_dir", "outputs/segan_rafd", *TINY_SEGAN)  # fmt: skip
 
     affectnet_run = json.loads((tmp_path / "outputs/segan_paper/training_summary.json").read_text())
     assert affectnet_run["config"]["separate_parsing_data"] and "parser/loss" in affectnet_run["final_metrics"]

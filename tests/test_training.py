@@ -12,6 +12,7 @@ import datasets
 import numpy as np
 import pytest
 import torch
+from in_process import run_training_script
 from PIL import Image
 
 from hf_segan.constants import EXPRESSIONS, FACE_PARSING_CLASSES
@@ -164,6 +165,12 @@ def _run(script, output_dir, *overrides, launcher=()):
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
 
 
+def _run_in_process(script, output_dir, *overrides):
+    """``_run`` without a fresh interpreter: the script's ``main`` under its error handling, its exit status."""
+    argv = ["--config", CONFIGS / f"{script}_tiny.yaml", "--output_dir", output_dir, *overrides]
+    return run_training_script(script, argv)
+
+
 def _ok(result):
     assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -209,7 +216,7 @@ def test_classifier_script_saves_loadable_model(tmp_path):
 def test_scripts_train_in_bf16_mixed_precision(tmp_path, script):
     """bf16 is what `mixed_precision: auto` picks on a GPU. Accelerate then rebuilds every model output from its
     own mapping (to cast it to fp32): multi-field outputs must survive that, or the first step fails."""
-    _ok(_run(script, tmp_path, "--max_steps", 2, "--mixed_precision", "bf16"))
+    assert _run_in_process(script, tmp_path, "--max_steps", 2, "--mixed_precision", "bf16") == 0
     weights = _tensors(tmp_path / ("pipeline" if script == "segan" else "final"))
     floats = [value for value in weights.values() if value.is_floating_point()]
     assert floats and all(value.dtype == torch.float32 and value.isfinite().all() for value in floats)
@@ -219,13 +226,12 @@ def test_segan_resume_continues_bit_identically(tmp_path):
     from hf_segan.pipeline import SeganPipeline
 
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    _ok(_run("segan", straight, "--max_steps", 6, "--checkpoint_every", 3, "--checkpoints_total_limit", 5))
+    every = ("--max_steps", 6, "--checkpoint_every", 3)
+    assert _run_in_process("segan", straight, *every, "--checkpoints_total_limit", 5) == 0
     # A run killed right after its step-3 checkpoint, restarted with `latest`:
     shutil.copytree(straight / "checkpoint-3", resumed / "checkpoint-3")
-    result = _ok(
-        _run("segan", resumed, "--max_steps", 6, "--checkpoint_every", 3, "--resume_from_checkpoint", "latest")
-    )
-    assert _summary(resumed)["resumed_from_step"] == 3, result.stderr[-2000:]
+    assert _run_in_process("segan", resumed, *every, "--resume_from_checkpoint", "latest") == 0
+    assert _summary(resumed)["resumed_from_step"] == 3
     for name in ("checkpoint-6", "pipeline"):
         expected, got = _tensors(straight / name), _tensors(resumed / name)
         assert expected.keys() == got.keys() and expected
@@ -436,13 +442,12 @@ def test_default_recipe_config_builds_the_bundled_editor():
     }
 
 
-def test_scripts_reject_dataset_missing_a_column(tmp_path):
+def test_scripts_reject_dataset_missing_a_column(tmp_path, capsys):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     _tiny_dataset().remove_columns("mask").to_parquet(str(data_dir / "train.parquet"))
-    result = _run("parser", tmp_path / "out", "--data.dataset", data_dir, "--data.eval_split", "null")
-    assert result.returncode == 2
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert _run_in_process("parser", tmp_path / "out", "--data.dataset", data_dir, "--data.eval_split", "null") == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "missing required column(s) ['mask']" in errors[0]  # datasets' own progress aside
 
 
