@@ -11,7 +11,8 @@ This instrument reads the *visible motion of the pixels at the features* instead
 original is followed into the edited photo by pyramidal Lucas-Kanade registration (OpenCV's
 ``calcOpticalFlowPyrLK``) of its grey-level neighbourhood, a standard method that knows nothing of how the edit was
 made. The face region of both photos is first resampled (identically) so that the eyes lie
-``TRACKING_EYE_DISTANCE`` pixels apart, so the window is a fixed share of the face whatever the photo's size. A
+``TRACKING_EYE_DISTANCE`` pixels apart, so the window is a fixed share of the face whatever the photo's size, and
+lightly low-passed (``PREFILTER_SIGMA``). A
 point tracked forward and then back must return within ``MAX_ROUND_TRIP`` eye distances of where it started;
 otherwise (the neighbourhood vanished, e.g. an eye closed over it, or was repainted) it is *not measured* (NaN),
 never guessed, and every measure that reads it is not measured either. The measures themselves are those of
@@ -44,6 +45,9 @@ WINDOW_PER_EYE_DISTANCE = 0.15
 PYRAMID_LEVELS = 3
 #: Largest forward-backward error (eye distances) of a point that counts as tracked.
 MAX_ROUND_TRIP = 0.02
+#: Gaussian low-pass (sigma, eye distances) of both resampled regions before tracking: it takes out JPEG blocks
+#: and aliasing that make the registration of a small window converge to a different place each way.
+PREFILTER_SIGMA = 0.012
 #: Margin (eye distances) around the landmarks' bounding box of the face region that is tracked in.
 REGION_MARGIN = 0.6
 _CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
@@ -87,8 +91,11 @@ def track_landmarks(original: np.ndarray, edited: np.ndarray, points: np.ndarray
     high = np.minimum(np.ceil(points.max(0) + REGION_MARGIN * distance), [width, height])
     matrix = np.array([[scale, 0.0, -scale * low[0]], [0.0, scale, -scale * low[1]]])
     size = tuple(int(np.ceil(side * scale)) for side in high - low)
+    sigma = PREFILTER_SIGMA * TRACKING_EYE_DISTANCE
     regions = [
-        cv2.warpAffine(image, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        cv2.GaussianBlur(
+            cv2.warpAffine(image, matrix, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE), (0, 0), sigma
+        )
         for image in (source, target)
     ]
     start = (points - low) * scale
