@@ -4,6 +4,7 @@ and says 'not measured' where the pixels it follows are gone."""
 import cv2
 import numpy as np
 import pytest
+from face_shapes import TEMPLATE_MEASURES, neutral_face
 from skimage import data
 
 from hf_segan.alignment import find_faces
@@ -112,3 +113,15 @@ def test_bad_input_gets_a_clear_error(astronaut):
         track_landmarks(rgb, rgb, points[:10])
     with pytest.raises(ValueError, match="Unknown measure"):
         tracked_checks(rgb, rgb, points, "anger", measures=("eye_size",))
+
+
+def test_a_missing_point_leaves_only_the_measures_that_read_it_unmeasured():
+    points = neutral_face()
+    points[21] = np.nan  # an inner brow end
+    measures = expression_measures(points, allow_missing=True)
+    assert np.isnan(measures["inner_brow_distance"]) and np.isnan(measures["brow_height"])
+    assert measures["eye_opening"] == pytest.approx(TEMPLATE_MEASURES["eye_opening"])
+    points[37] = np.nan  # an eye point: the eyes' frame, so every measure, is lost
+    assert all(np.isnan(value) for value in expression_measures(points, allow_missing=True).values())
+    with pytest.raises(ValueError, match="NaN"):
+        expression_measures(points)
