@@ -294,6 +294,7 @@ def done_when_verdicts(records: Sequence[PhotoEditRecord]) -> list[Verdict]:
     return verdicts
 
 
+#: The condition of :func:`tracked_verdict`, worded so that no reader takes it for the issue's own.
 TRACKED_VERDICT = (
     "expression, with tracked eye opening and brow distance (second instrument: eye_opening and "
     "inner_brow_distance read by tracking the original landmarks into the edit, same thresholds)"
