@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 from real_photos import write_atomic
 
-from hf_segan.alignment import find_faces
+from hf_segan.alignment import AlignedFace, find_faces
 from hf_segan.face_api_parity import development_photos
 from hf_segan.landmarks import detect_landmarks, landmarks_in_box
 from hf_segan.metrics.expression_geometry import EYELID_PAIRS, expression_measures, face_frame_points
@@ -83,34 +83,41 @@ def eye_strip(
     return strip
 
 
+def warp_lids(rgb: np.ndarray, face: AlignedFace, variant: str, amount: float):
+    """``rgb`` warped as an edit warps it, with the eye landmarks of ``face`` (aligned from its landmarks) moved by
+    ``VARIANTS[variant]`` times ``amount`` eye distances: (warped photo, field, the moved landmarks' source and
+    target in photo pixels)."""
+    upper, lower, whole, radius, _ = VARIANTS[variant]
+    source = np.asarray(face.landmarks, np.float64)
+    distance = eye_distance(source)
+    moves = np.zeros((68, 2))
+    moves[UPPER_LIDS, 1] += upper * amount * distance
+    moves[LOWER_LIDS, 1] += lower * amount * distance
+    moves[EYES, 1] += whole * amount * distance
+    target = source + moves
+    field = landmark_field(
+        source,
+        target,
+        face.size,
+        radius=None if radius is None else radius * distance,
+        limit=face_mask(source, face.size),
+        anchors=forehead_anchors(source),
+    )
+    warped, _ = warp_photo(rgb, *field_in_photo(field, face.inverse, face.matrix, rgb.shape[:2]))
+    to_photo = face.inverse[:, :2].T
+    return warped, field, source @ to_photo + face.inverse[:, 2], target @ to_photo + face.inverse[:, 2]
+
+
 def probe(name: str, rgb: np.ndarray, strips: list[np.ndarray]) -> list[dict[str, object]]:
     faces, _ = find_faces(rgb, "largest", size=128)
     face = faces[0]
     found = detect_landmarks(rgb, max_faces=1)[0]
-    source = np.asarray(face.landmarks, np.float64)
-    distance = eye_distance(source)
-    source_photo = source @ face.inverse[:, :2].T + face.inverse[:, 2]
-    limit, anchors = face_mask(source, face.size), forehead_anchors(source)
     before = expression_measures(found.points)["eye_opening"]
     strips.append(eye_strip(rgb, found.points, found.points, None, f"{name}: eye opening {before:.3f}"))
     rows = []
-    for variant, (upper, lower, whole, radius, reported) in VARIANTS.items():
+    for variant, (*_, reported) in VARIANTS.items():
         for amount in AMOUNTS:
-            moves = np.zeros((68, 2))
-            moves[UPPER_LIDS, 1] += upper * amount * distance
-            moves[LOWER_LIDS, 1] += lower * amount * distance
-            moves[EYES, 1] += whole * amount * distance
-            target = source + moves
-            field = landmark_field(
-                source,
-                target,
-                face.size,
-                radius=None if radius is None else radius * distance,
-                limit=limit,
-                anchors=anchors,
-            )
-            warped, _ = warp_photo(rgb, *field_in_photo(field, face.inverse, face.matrix, rgb.shape[:2]))
-            target_photo = target @ face.inverse[:, :2].T + face.inverse[:, 2]
+            warped, field, source_photo, target_photo = warp_lids(rgb, face, variant, amount)
             read = landmarks_in_box(warped, found.box)
             applied = quantity(target_photo, reported) - quantity(source_photo, reported)
             read_back = quantity(read, reported) - quantity(found.points, reported)

@@ -10,7 +10,10 @@ photo toward happy, sad, surprise, anger, fear and neutral at intensity 1 and 0.
 
 - per target expression, each judged measure's mean change and pass count, and the fidelity pass counts;
 - a PASS/FAIL verdict per condition: the measures move the target's way by their threshold at intensity 1 and
-  half of it at 0.5; pixels outside the editable region bit-identical; face sharpness within 10%; no added colour.
+  half of it at 0.5; pixels outside the editable region bit-identical; face sharpness within 10%; no added colour;
+- below them, labelled as a second instrument, the expression verdict with eye opening and inner-brow distance
+  read by tracking the original landmarks into the edit (``hf_segan.metrics.tracked_geometry``), which the
+  landmark net is shown to be blind to (``benchmarks/tracked_readback.py`` validates the tracker).
 
 The same report is written (atomically) as OUT/real_photos_<model>.md and .csv. Default model: the bundled one.
 """
@@ -32,6 +35,7 @@ from hf_segan.photo_evaluation import (
     landmark_noise,
     report_markdown,
     results_csv,
+    tracked_verdict,
 )
 from hf_segan.pipeline import SeganPipeline, default_model_path
 
@@ -67,6 +71,9 @@ def main() -> None:
     print("Verdicts (issue 20, 'Done when'):")
     for verdict in done_when_verdicts(records):
         print(f"  {'PASS' if verdict.holds else 'FAIL'}  {verdict.passed:3d}/{verdict.total}  {verdict.condition}")
+    tracked = tracked_verdict(records)
+    print("Second instrument (not the issue's; next to the landmark net's verdict above):")
+    print(f"  {'PASS' if tracked.holds else 'FAIL'}  {tracked.passed:3d}/{tracked.total}  {tracked.condition}")
     print(f"\n{len(records)} edits in {time.perf_counter() - start:.0f} s on {cpu_name()}; model {args.model}")
     print(f"Wrote {out / f'real_photos_{name}.md'} and .csv")
 

@@ -9,6 +9,11 @@ judged by what it did to the face's geometry and what it did to the photo:
   by at least its threshold times the intensity;
 - fidelity: :mod:`~hf_segan.metrics.photo_fidelity` (outside bit-identical, sharpness, colour).
 
+The landmark net is the primary instrument and its verdict is the issue's. It is shown to be blind to eyelids and
+to brows drawn together, so ``eye_opening`` and ``inner_brow_distance`` are also read by a second, clearly
+labelled instrument (:mod:`~hf_segan.metrics.tracked_geometry`: the original landmarks tracked into the edit by
+image registration), with the same thresholds, and reported next to the net's verdict, never instead of it.
+
 The development set is two public-domain photos that ship in installed packages (scikit-image's astronaut,
 matplotlib's Grace Hopper) with their mirror images and 10-degree turns, so nothing is downloaded.
 """
@@ -18,7 +23,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -35,6 +40,7 @@ from .metrics.expression_geometry import (
     score_edit,
 )
 from .metrics.photo_fidelity import FidelityReport, photo_fidelity
+from .metrics.tracked_geometry import TRACKED_MEASURES, tracked_checks
 from .pipeline import SeganPipeline
 
 #: Turns (degrees, counter-clockwise) applied to each development photo, besides its mirror image.
@@ -110,17 +116,27 @@ def landmark_noise(photos: Sequence[Photo]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class PhotoEditRecord:
-    """One edit of one photo: what was asked, the expression checks and the fidelity report."""
+    """One edit of one photo: what was asked, the expression checks (landmark net), the fidelity report and the
+    tracked checks (the second instrument, for ``TRACKED_MEASURES`` the target judges)."""
 
     photo: str
     target: str
     intensity: float
     checks: list[MeasureCheck]
     fidelity: FidelityReport
+    tracked: list[MeasureCheck] = field(default_factory=list)
 
     @property
     def expression_passed(self) -> bool:
+        """The primary verdict: every measure, as the landmark net reads it, moved as the target asks."""
         return edit_passes(self.checks)
+
+    @property
+    def expression_passed_with_tracking(self) -> bool:
+        """The same, with each tracked measure judged by the tracker instead of the net (a measure the tracker
+        could not read fails)."""
+        by_measure = {check.measure: check for check in self.tracked}
+        return edit_passes([by_measure.get(check.measure, check) for check in self.checks])
 
 
 def evaluate_photo_edit(
@@ -131,7 +147,8 @@ def evaluate_photo_edit(
     after = landmarks_in_box(edited, face.box)
     checks = score_edit(face.points, after, target, intensity)
     fidelity = photo_fidelity(photo.rgb, edited, face.points, face.box)
-    return PhotoEditRecord(photo.name, target, float(intensity), checks, fidelity)
+    tracked = tracked_checks(photo.rgb, edited, face.points, target, intensity)
+    return PhotoEditRecord(photo.name, target, float(intensity), checks, fidelity, tracked)
 
 
 def evaluate_photos(
@@ -164,23 +181,37 @@ def _count(flags: Sequence[bool]) -> str:
     return f"{sum(flags)}/{len(flags)}"
 
 
+def _change_cell(checks: Sequence[MeasureCheck]) -> str:
+    """Mean change over the measured checks and the pass count, with the number not measured where any."""
+    measured = [check.delta for check in checks if check.measured]
+    mean = f"{np.mean(measured):+.3f}" if measured else "n/a"
+    missing = len(checks) - len(measured)
+    return f"{mean} ({_count([c.passed for c in checks])}{f', {missing} not measured' if missing else ''})"
+
+
 def results_markdown(records: Sequence[PhotoEditRecord]) -> str:
     """One table per target expression: a row per intensity with the number of edits that read as the target,
-    each judged measure's mean change and pass count, and the fidelity pass counts."""
+    each judged measure's mean change and pass count, and the fidelity pass counts. Where the target judges a
+    tracked measure, its tracked change and pass count and the verdict with tracking follow the net's columns."""
     sections = []
     for target in dict.fromkeys(record.target for record in records):
         of_target = [record for record in records if record.target == target]
         measures = [m for m in MEASURES if any(c.measure == m for r in of_target for c in r.checks)]
+        tracked = [m for m in MEASURES if any(c.measure == m for r in of_target for c in r.tracked)]
         header = ["intensity", "edits", "reads as target", *[f"{m} Δ (pass)" for m in measures]]
+        if tracked:
+            header += [*[f"{m} tracked Δ (pass)" for m in tracked], "reads as target, tracked eye/brow"]
         header += ["outside identical", "sharpness ±10%", "no added colour"]
         lines = [f"### {target}", "", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
         for intensity in sorted({record.intensity for record in of_target}, reverse=True):
             rows = [record for record in of_target if record.intensity == intensity]
             cells = [f"{intensity:g}", str(len(rows)), _count([r.expression_passed for r in rows])]
             for measure in measures:
-                checks = [c for r in rows for c in r.checks if c.measure == measure]
-                mean = np.mean([c.delta for c in checks])
-                cells.append(f"{mean:+.3f} ({_count([c.passed for c in checks])})")
+                cells.append(_change_cell([c for r in rows for c in r.checks if c.measure == measure]))
+            if tracked:
+                for measure in tracked:
+                    cells.append(_change_cell([c for r in rows for c in r.tracked if c.measure == measure]))
+                cells.append(_count([r.expression_passed_with_tracking for r in rows]))
             fidelity = [r.fidelity for r in rows]
             cells += [
                 _count([f.outside_passed for f in fidelity]),
@@ -194,9 +225,12 @@ def results_markdown(records: Sequence[PhotoEditRecord]) -> str:
 
 def results_csv(records: Sequence[PhotoEditRecord]) -> str:
     """One CSV row per edit: every measure's change (and verdict where the target judges it), the expression
-    verdict and the fidelity numbers with their verdicts."""
+    verdict, the tracked measures' changes and verdicts where the target judges them (``nan``: not measured) with
+    the verdict with tracking, and the fidelity numbers with their verdicts."""
     columns = ["photo", "target", "intensity", "reads_as_target"]
     columns += [f"{kind}_{m}" for m in MEASURES for kind in ("delta", "passed")]
+    columns += [f"tracked_{kind}_{m}" for m in TRACKED_MEASURES for kind in ("delta", "passed")]
+    columns += ["reads_as_target_with_tracking"]
     columns += ["outside_unchanged", "sharpness_ratio", "mean_colour_shift", "new_colour_fraction"]
     columns += ["outside_passed", "sharpness_passed", "colour_passed"]
     buffer = io.StringIO()
@@ -212,6 +246,10 @@ def results_csv(records: Sequence[PhotoEditRecord]) -> str:
         for check in record.checks:
             row[f"delta_{check.measure}"] = f"{check.delta:.5f}"
             row[f"passed_{check.measure}"] = check.passed
+        for check in record.tracked:
+            row[f"tracked_delta_{check.measure}"] = f"{check.delta:.5f}"
+            row[f"tracked_passed_{check.measure}"] = check.passed
+        row["reads_as_target_with_tracking"] = record.expression_passed_with_tracking
         fidelity = record.fidelity
         row.update(
             outside_unchanged=f"{fidelity.outside_unchanged:.6f}",
@@ -256,9 +294,28 @@ def done_when_verdicts(records: Sequence[PhotoEditRecord]) -> list[Verdict]:
     return verdicts
 
 
+#: The condition of :func:`tracked_verdict`, worded so that no reader takes it for the issue's own.
+TRACKED_VERDICT = (
+    "expression, with tracked eye opening and brow distance (second instrument: eye_opening and "
+    "inner_brow_distance read by tracking the original landmarks into the edit, same thresholds)"
+)
+
+
+def tracked_verdict(records: Sequence[PhotoEditRecord]) -> Verdict:
+    """The expression condition with ``TRACKED_MEASURES`` read by the tracker instead of the net (a second
+    instrument next to the issue's, not a replacement for it)."""
+    flags = [record.expression_passed_with_tracking for record in records]
+    return Verdict(TRACKED_VERDICT, sum(flags), len(flags))
+
+
+def _verdict_line(verdict: Verdict) -> str:
+    return f"{'PASS' if verdict.holds else 'FAIL'} ({verdict.passed}/{verdict.total}): {verdict.condition}"
+
+
 def report_markdown(title: str, photos: Sequence[Photo], records: Sequence[PhotoEditRecord]) -> str:
-    """The whole report: a heading naming the photos, a PASS/FAIL line per condition, then the tables."""
+    """The whole report: a heading naming the photos, a PASS/FAIL line per condition (the landmark net's, the
+    issue's instrument), the line with tracked eye opening and brow distance below them, then the tables."""
     lines = [f"# {title} ({len(photos)} photos: {', '.join(photo.name for photo in photos)})", ""]
-    for verdict in done_when_verdicts(records):
-        lines.append(f"- {'PASS' if verdict.holds else 'FAIL'} ({verdict.passed}/{verdict.total}): {verdict.condition}")
+    lines += [f"- {_verdict_line(verdict)}" for verdict in done_when_verdicts(records)]
+    lines += ["", f"Second instrument, next to the landmark net's verdict: {_verdict_line(tracked_verdict(records))}"]
     return "\n".join(lines) + "\n\n" + results_markdown(records)

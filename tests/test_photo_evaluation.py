@@ -19,8 +19,10 @@ from hf_segan.photo_evaluation import (
     done_when_verdicts,
     evaluate_photo_edit,
     find_face,
+    report_markdown,
     results_csv,
     results_markdown,
+    tracked_verdict,
 )
 
 INTACT = FidelityReport(outside_unchanged=1.0, sharpness_ratio=1.0, mean_colour_shift=0.0, new_colour_fraction=0.0)
@@ -62,6 +64,45 @@ def test_tables_show_mean_changes_and_pass_counts():
     table = list(csv.DictReader(io.StringIO(results_csv(records))))
     assert len(table) == 3 and table[0]["passed_lip_corner_height"] == "True"
     assert table[0]["passed_brow_height"] == "" and float(table[1]["delta_mouth_width"]) == 0.0
+
+
+def _anger(tracked_pull: float | None) -> PhotoEditRecord:
+    """An anger edit whose brows the net reads lowered but not together, and the tracker drawn together by
+    ``tracked_pull`` on each side (None: the tracker lost an inner brow end)."""
+    before = neutral_face()
+    lowered = neutral_face()
+    lowered[17:27, 1] += 2 * THRESHOLDS["brow_height"]
+    together = lowered.copy()
+    if tracked_pull is None:
+        together[21] = np.nan
+    else:
+        together[21, 0] += tracked_pull
+        together[22, 0] -= tracked_pull
+    checks = score_edit(place(before, 80, 0, (256, 256)), place(lowered, 80, 0, (256, 256)), "anger")
+    tracked = score_edit(before, together, "anger", allow_missing=True)
+    tracked = [check for check in tracked if check.measure == "inner_brow_distance"]
+    return PhotoEditRecord("face", "anger", 1.0, checks, INTACT, tracked)
+
+
+def test_tracked_measures_are_reported_beside_the_nets_verdict_never_instead_of_it():
+    pull = THRESHOLDS["inner_brow_distance"]  # each side, so the brows come twice the threshold closer
+    records = [_anger(pull), _anger(None), _anger(0.0)]
+    assert [r.expression_passed for r in records] == [False, False, False]  # the net sees no brows together
+    assert [r.expression_passed_with_tracking for r in records] == [True, False, False]
+    assert [(c.measured, c.passed) for c in records[1].tracked] == [(False, False)]
+    assert done_when_verdicts(records)[0].passed == 0
+    assert (tracked_verdict(records).passed, tracked_verdict(records).total) == (1, 3)
+    text = results_markdown(records)
+    header, _, row = text.splitlines()[2:5]
+    assert "inner_brow_distance Δ (pass)" in header and "inner_brow_distance tracked Δ (pass)" in header
+    assert f"| {-pull:+.3f} (1/3, 1 not measured) | 1/3 |" in row  # mean over the measured two: -2 pull and 0
+    report = report_markdown("edits", [Photo("face", "face", np.zeros((4, 4, 3), np.uint8))], records)
+    assert "- FAIL (0/3): every edit moves its measures" in report
+    assert "Second instrument, next to the landmark net's verdict: FAIL (1/3): expression, with tracked" in report
+    table = list(csv.DictReader(io.StringIO(results_csv(records))))
+    assert [row["tracked_passed_inner_brow_distance"] for row in table] == ["True", "False", "False"]
+    assert table[1]["tracked_delta_inner_brow_distance"] == "nan" and table[0]["tracked_delta_eye_opening"] == ""
+    assert [row["reads_as_target_with_tracking"] for row in table] == ["True", "False", "False"]
 
 
 class Untouched:

@@ -90,26 +90,30 @@ THRESHOLDS: dict[str, float] = {
 HOLD = 0
 
 
-def _check_points(points: np.ndarray, name: str) -> np.ndarray:
+def _check_points(points: np.ndarray, name: str, allow_missing: bool = False) -> np.ndarray:
     array = np.asarray(points, dtype=np.float64)
     if array.shape != (68, 2):
         raise ValueError(f"{name} must be 68 (x, y) landmarks in iBUG-300W order, shape (68, 2); got {array.shape}.")
-    if not np.isfinite(array).all():
+    if np.isinf(array).any() or (not allow_missing and np.isnan(array).any()):
         raise ValueError(f"{name} contains NaN or infinite coordinates.")
     return array
 
 
-def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The image-left and image-right eye centres: the means of each eye's six landmarks."""
-    array = _check_points(points, "points")
+def eye_centres(points: np.ndarray, allow_missing: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The image-left and image-right eye centres: the means of each eye's six landmarks (NaN where one of them is
+    missing, with ``allow_missing``)."""
+    array = _check_points(points, "points", allow_missing)
     return array[list(LEFT_EYE)].mean(0), array[list(RIGHT_EYE)].mean(0)
 
 
-def face_frame_points(points: np.ndarray) -> np.ndarray:
+def face_frame_points(points: np.ndarray, allow_missing: bool = False) -> np.ndarray:
     """The 68 landmarks in the eyes' frame: origin midway between the eye centres (:func:`eye_centres`), x toward
-    the image-right eye, y perpendicular pointing down the face, unit = inter-ocular distance."""
-    array = _check_points(points, "points")
-    left, right = eye_centres(array)
+    the image-right eye, y perpendicular pointing down the face, unit = inter-ocular distance.
+
+    With ``allow_missing``, NaN coordinates (points an instrument could not measure) are accepted and carry on
+    into every result that reads them; a missing eye point makes the whole frame NaN."""
+    array = _check_points(points, "points", allow_missing)
+    left, right = eye_centres(array, allow_missing)
     distance = float(np.linalg.norm(right - left))
     if distance < 1e-6:
         raise ValueError("The two eye centres coincide; these are not the landmarks of a face.")
@@ -119,8 +123,9 @@ def face_frame_points(points: np.ndarray) -> np.ndarray:
     return np.stack([centred @ x_axis, centred @ y_axis], axis=1) / distance
 
 
-def expression_measures(points: np.ndarray) -> dict[str, float]:
-    """``MEASURES`` of one face from its (68, 2) landmarks, each in inter-ocular distances.
+def expression_measures(points: np.ndarray, allow_missing: bool = False) -> dict[str, float]:
+    """``MEASURES`` of one face from its (68, 2) landmarks, each in inter-ocular distances (NaN, with
+    ``allow_missing``, for a measure that reads a missing point or when an eye point is missing).
 
     - ``lip_corner_height``: how far the mouth corners sit above the middle of the line where the lips meet
       (positive = corners up);
@@ -131,7 +136,7 @@ def expression_measures(points: np.ndarray) -> dict[str, float]:
     - ``inner_brow_distance``: between the inner brow ends;
     - ``eye_opening``: mean gap between facing eyelid points.
     """
-    q = face_frame_points(points)
+    q = face_frame_points(points, allow_missing)
     x, y = q[:, 0], q[:, 1]
     corners = list(MOUTH_CORNERS)
     brows = list(LEFT_BROW + RIGHT_BROW)
@@ -181,6 +186,11 @@ class MeasureCheck:
     def delta(self) -> float:
         return self.after - self.before
 
+    @property
+    def measured(self) -> bool:
+        """False when the instrument could not read the measure after the edit (then ``passed`` is False)."""
+        return bool(np.isfinite(self.after))
+
 
 def score_edit(
     before_points: np.ndarray,
@@ -188,15 +198,18 @@ def score_edit(
     target: str,
     intensity: float = 1.0,
     thresholds: Mapping[str, float] = THRESHOLDS,
+    allow_missing: bool = False,
 ) -> list[MeasureCheck]:
     """Judge an edit toward ``target`` at ``intensity`` from the face's landmarks before and after it.
 
     A measure that must move passes when it moved at least ``thresholds[measure] * intensity`` in its direction;
     a held one (``neutral``) passes when it moved at most ``thresholds[measure]``. The edit reads as the target
-    when every check passes (``edit_passes``).
+    when every check passes (``edit_passes``). With ``allow_missing``, ``after_points`` may hold NaN for points
+    that could not be measured; a measure reading one is not measured (NaN) and its check fails.
     """
     intensity = check_intensity(intensity)
-    before, after = expression_measures(before_points), expression_measures(after_points)
+    before = expression_measures(before_points)
+    after = expression_measures(after_points, allow_missing)
     checks = []
     for measure, direction in required_directions(target, before, thresholds).items():
         delta = after[measure] - before[measure]
