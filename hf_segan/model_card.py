@@ -59,8 +59,8 @@ TASK_NAME = "Facial expression editing"
 #: Dataset-specific limitations, chosen by a case-insensitive keyword in ``trained_on`` or ``datasets``.
 DATASET_LIMITATIONS: dict[str, str] = {
     "synthfaces": (
-        "SynthFaces is procedural and synthetic: a model trained only on it has never seen a real photo, edits real "
-        "faces crudely, and learned nothing about the real variety of age, skin tone, ethnicity, lighting or pose."
+        "SynthFaces is procedural and synthetic: a model trained only on it has never seen a real photo, and its "
+        "learned editor and parser know nothing about the real variety of age, skin tone, ethnicity, lighting or pose."
     ),
     "affectnet": (
         "AffectNet is web-scraped: it is skewed in age, ethnicity and gender, its labels are noisy, and "

@@ -201,3 +201,8 @@ def test_card_says_how_photos_are_edited():
     assert "no geometry component" in plain and "synthetic texture" in plain
     real = build_model_card(model_name="m", trained_on="photos", trained_on_real_photos=True).text
     assert "no geometry component" in real and "synthetic texture" not in real
+    # A photo edited by geometry is resampled at full resolution, so only a card without geometry may say that
+    # the change is upsampled from the crop; every card names the landmark detector, not Haar alone.
+    assert "only geometry changes" in card and "upsampled" not in card
+    assert "upsampled" in plain and "only geometry changes" not in plain
+    assert all("68-point landmark net" in text for text in (card, plain, real))
