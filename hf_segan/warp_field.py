@@ -210,10 +210,27 @@ def _sample(photo: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarr
         weight = np.where(upper - 1 == index, 1.0 - share, 0.0) + np.where(upper == index, share, 0.0)
         if not weight.any():
             continue
-        source = photo if level == 0 else cv2.GaussianBlur(photo, (0, 0), level)
-        warped = cv2.remap(source, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        if level == 0:
+            warped = cv2.remap(photo, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        else:
+            warped = _remap_blurred(photo, map_x, map_y, level)
         sampled += weight[..., None] * warped.reshape(sampled.shape)
     return sampled
+
+
+def _remap_blurred(photo: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, sigma: float) -> np.ndarray:
+    """Bicubic samples of ``photo`` blurred by a Gaussian of ``sigma``, blurring only the window the map reads
+    (a face in a large photo would otherwise blur the whole photo). The window reaches past the sampled pixels by
+    the bicubic support plus the blur kernel's radius, and is cut only at the photo's own border, so the samples
+    equal those of the whole photo blurred."""
+    reach = 2 + int(np.ceil(4 * sigma)) + 2
+    height, width = photo.shape[:2]
+    x0 = max(int(np.floor(map_x.min())) - reach, 0)
+    y0 = max(int(np.floor(map_y.min())) - reach, 0)
+    x1 = min(int(np.ceil(map_x.max())) + reach + 1, width)
+    y1 = min(int(np.ceil(map_y.max())) + reach + 1, height)
+    window = cv2.GaussianBlur(photo[y0:y1, x0:x1], (0, 0), sigma)
+    return cv2.remap(window, map_x - x0, map_y - y0, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
 
 
 def warp_photo(

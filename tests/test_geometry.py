@@ -440,3 +440,19 @@ def test_the_opening_takes_only_colours_found_near_each_painted_pixel():
     assert painted.any()
     radius = int(NEARBY_COLOUR_RADIUS * eye_distance(points))
     assert new_colour_fraction(photo, result, painted, radius, tolerance=NEARBY_COLOUR_TOLERANCE) == 0.0
+
+
+def test_squeeze_prefilter_blurs_only_the_window_it_reads_with_the_whole_photos_result():
+    """The prefilter blurs the part of the photo the warp reads, not the whole photo (a face in a 12 MP photo),
+    and must give exactly the samples of the whole photo blurred, at the photo's border too."""
+    from hf_segan.warp_field import _remap_blurred
+
+    rng = np.random.default_rng(0)
+    photo = cv2.GaussianBlur(rng.integers(0, 256, (200, 240, 3), dtype=np.uint8), (0, 0), 1.0)
+    for left, top, width, height in [(80, 70, 50, 40), (0, 0, 40, 30), (200, 170, 40, 30)]:
+        rows, cols = np.mgrid[top : top + height, left : left + width].astype(np.float32)
+        map_x, map_y = cols + 3 * np.sin(rows / 7), rows + 2 * np.cos(cols / 5)
+        for sigma in (0.5, 2.0):
+            whole = cv2.GaussianBlur(photo, (0, 0), sigma)
+            expected = cv2.remap(whole, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+            np.testing.assert_array_equal(_remap_blurred(photo, map_x, map_y, sigma), expected)
