@@ -445,7 +445,11 @@ def align_found_faces(
 
 
 def find_faces(
-    rgb: np.ndarray, faces: str = "largest", size: int = 128, margin: float = 1.0, min_score: float = 0.5
+    rgb: np.ndarray,
+    faces: str | Sequence[FoundFace] = "largest",
+    size: int = 128,
+    margin: float = 1.0,
+    min_score: float = 0.5,
 ) -> tuple[list[AlignedFace], list[str]]:
     """The face(s) of a photo aligned onto the canonical template, largest first, and notes for the user.
 
@@ -459,10 +463,13 @@ def find_faces(
 
     Args:
         rgb: the photo, (H, W, 3) uint8.
-        faces: ``"largest"`` (one face) or ``"all"``.
+        faces: ``"largest"`` (one face) or ``"all"``, or faces found before (:func:`locate_faces`), which are
+            aligned by :func:`align_found_faces` without detecting again (and without notes).
         size, margin: the crop's side and zoom-out, as in :func:`align_face`.
         min_score: detector confidence a face must exceed, in [0, 1).
     """
+    if not isinstance(faces, str):
+        return align_found_faces(rgb, faces, size, margin), []
     if faces not in FACE_CHOICES:
         raise ValueError(f"faces must be one of {FACE_CHOICES}, got {faces!r}.")
     _check_crop_arguments(rgb, size, margin)

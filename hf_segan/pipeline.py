@@ -451,11 +451,8 @@ class SeganPipeline(DiffusionPipeline):
             probs = landmark_parsing_probs(crop_landmarks(rgb), rgb.shape[:2])
             return PhotoParseResult(probs[0].argmax(0).numpy().astype(np.uint8), [], notes, chosen)
         # Aligned at the side the parser reads faces at, so the learned parser never sees an upsampled crop.
-        if isinstance(faces, str):
-            found, found_notes = find_faces(rgb, faces, size=self.parser_resolution)
-            notes += found_notes
-        else:
-            found = align_found_faces(rgb, faces, size=self.parser_resolution)
+        found, found_notes = find_faces(rgb, faces, size=self.parser_resolution)
+        notes += found_notes
         if not found:
             raise ValueError(f"no face found in {loaded.source}.")
         if chosen == "landmarks" and found[0].landmarks is None:  # Haar boxes: no face had landmarks
@@ -565,11 +562,8 @@ class SeganPipeline(DiffusionPipeline):
             landmarks = FaceLandmarks(corners, 1.0, landmarks_in_box(rgb, corners))
             found = [align_face_from_landmarks(rgb, landmarks, FIELD_SIZE)]
         else:
-            if isinstance(faces, str):
-                found, found_notes = find_faces(rgb, faces, size=FIELD_SIZE)
-                notes.extend(found_notes)
-            else:
-                found = align_found_faces(rgb, faces, size=FIELD_SIZE)
+            found, found_notes = find_faces(rgb, faces, size=FIELD_SIZE)
+            notes.extend(found_notes)
             if not found:
                 raise ValueError(f"no face found in {source}.")
             if all(face.landmarks is None for face in found):
