@@ -1,14 +1,15 @@
 """Where the time of one whole-photo edit goes: a per-stage breakdown of ``load_image`` + ``SeganPipeline.edit_photo``
 + ``save_image_atomic`` for photos of 1, 4, 12 and 24 megapixels, JPEG and PNG.
 
-    python benchmarks/photo_latency.py [--threads N] [--repeats 3] [--sizes 1 4 12 24]
+    python benchmarks/photo_latency.py [--threads N] [--repeats 3] [--sizes 1 4 12 24] [--targets happy ...]
         [--out benchmarks/results/photo_latency.csv]
 
 The photos are made from the bundled example photo (scikit-image's astronaut, 512x512): resized to the photo's
 height, widened to 4:3 by mirroring its outer edges (no second face), with a little Gaussian grain (sigma 3 grey
 levels, fixed seed) so that they compress like camera photos rather than like smooth upscales. JPEG at quality 90,
-PNG at Pillow's default compression. The bundled model is loaded once, before anything is timed; one untimed
-edit of a small photo warms it up.
+PNG at Pillow's default compression. Each photo is edited toward each ``--targets`` expression (happy by default;
+the targets that open the mouth, surprise and fear, also redraw its inside). The bundled model is loaded once,
+before anything is timed; one untimed edit of a small photo warms it up.
 
 Stages are timed inside the real ``edit_photo`` call: the public functions it calls are wrapped (for this process
 only) with timers that count each call's own time, nested timed calls excluded, so the breakdown is exactly the
@@ -149,8 +150,9 @@ def make_photo(megapixels: float, seed: int = 0) -> np.ndarray:
     return np.clip(photo + grain, 0, 255).astype(np.uint8)
 
 
-def time_edit(pipe, path: Path, out_dir: Path) -> dict[str, dict[str, float]]:
-    """``{"wall": ..., "cpu": ...}`` seconds per stage (and in total) of one load + edit + save of ``path``."""
+def time_edit(pipe, path: Path, target: str, out_dir: Path) -> dict[str, dict[str, float]]:
+    """``{"wall": ..., "cpu": ...}`` seconds per stage (and in total) of one load + edit toward ``target`` + save of
+    ``path``."""
     from hf_segan.io import load_image, save_image_atomic
 
     clock = StageClock()
@@ -159,7 +161,7 @@ def time_edit(pipe, path: Path, out_dir: Path) -> dict[str, dict[str, float]]:
         with clock.stage("decode"):
             loaded = load_image(path)
         with clock.stage("other"):
-            result = pipe.edit_photo(loaded, "happy")
+            result = pipe.edit_photo(loaded, target)
         with clock.stage("encode"):
             save_image_atomic(result.image, out_dir / f"edited{path.suffix}", like=loaded)
     wall, cpu = dict(clock.seconds), dict(clock.cpu_seconds)
@@ -205,6 +207,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sizes", type=float, nargs="+", default=[1, 4, 12, 24], help="megapixels")
+    parser.add_argument("--targets", nargs="+", default=["happy"], help="expressions to edit toward")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
     parser.add_argument("--opencv-threads", type=int, help="OpenCV threads (default: OpenCV's own)")
     parser.add_argument(
@@ -247,18 +250,21 @@ def main() -> None:
                 Image.fromarray(rgb).save(path, **options)
                 photos.append((megapixels, fmt, path, rgb.shape))
         # round-robin over the photos, so a change of load affects every row alike
-        runs: dict[Path, list[dict[str, dict[str, float]]]] = defaultdict(list)
+        runs: dict[tuple[Path, str], list[dict[str, dict[str, float]]]] = defaultdict(list)
         for _ in range(args.repeats):
             for _, _, path, _ in photos:
-                runs[path].append(time_edit(pipe, path, folder))
-        header = f"{'photo':>22} {'':>7} " + " ".join(f"{stage:>16}" for stage in (*STAGES, "total"))
+                for target in args.targets:
+                    runs[path, target].append(time_edit(pipe, path, target, folder))
+        header = f"{'photo':>22} {'target':>8} {'':>7} " + " ".join(f"{stage:>16}" for stage in (*STAGES, "total"))
         print(header)
         for megapixels, fmt, path, shape in photos:
             name = f"{shape[1]}x{shape[0]} {fmt.upper()}"
-            for statistic, seconds in summarise(runs[path]).items():
-                line = " ".join(f"{seconds[key] * 1e3:13.0f} ms" for key in (*STAGES, "total"))
-                print(f"{name:>22} {statistic:>7} {line}")
-                rows.append({"photo": name, "megapixels": megapixels, "format": fmt, "statistic": statistic} | seconds)
+            for target in args.targets:
+                for statistic, seconds in summarise(runs[path, target]).items():
+                    line = " ".join(f"{seconds[key] * 1e3:13.0f} ms" for key in (*STAGES, "total"))
+                    print(f"{name:>22} {target:>8} {statistic:>7} {line}")
+                    row = {"photo": name, "megapixels": megapixels, "format": fmt, "target": target}
+                    rows.append(row | {"statistic": statistic} | seconds)
 
         if args.png_levels:
             edited = pipe.edit_photo(make_photo(12), "happy").image
@@ -271,7 +277,7 @@ def main() -> None:
     machine["load_before"], machine["load_after"] = load_before, os.getloadavg()[0]
     print(f"load average after the run: {machine['load_after']:.1f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    fields = ["photo", "megapixels", "format", "statistic", *STAGES, "total", "megabytes", *machine]
+    fields = ["photo", "megapixels", "format", "target", "statistic", *STAGES, "total", "megabytes", *machine]
     with args.out.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .landmarks import LANDMARK_GROUPS
-from .nearby_colours import closest_nearby_colours
+from .nearby_colours import snap_to_nearby_colours
 from .warp_field import eye_distance
 
 INNER_LIPS = list(LANDMARK_GROUPS["inner_lips"])
@@ -107,10 +107,8 @@ def fill_opened_mouth(
     blended = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
     ys, xs = np.nonzero(np.any(blended != warped[y0:y1, x0:x1], axis=-1))
     radius = max(1, int(NEARBY_COLOUR_RADIUS * distance))
-    wanted = blended[ys, xs]
-    closest = closest_nearby_colours(original, ys + y0, xs + x0, wanted, radius)
-    new = np.abs(closest.astype(np.int16) - wanted.astype(np.int16)).max(axis=1) > NEARBY_COLOUR_TOLERANCE
-    blended[ys[new], xs[new]] = closest[new]
+    tolerance = NEARBY_COLOUR_TOLERANCE
+    blended[ys, xs] = snap_to_nearby_colours(original, ys + y0, xs + x0, blended[ys, xs], radius, tolerance)
     painted[y0:y1, x0:x1] = np.any(blended != warped[y0:y1, x0:x1], axis=-1)
     result = warped if in_place else warped.copy()
     result[y0:y1, x0:x1] = blended

@@ -1,36 +1,174 @@
-"""The closest colour an image has near a pixel: what "no colour that was not there" means for an edit of a photo.
+"""Colours an image has near a pixel: what "no colour that was not there" means for an edit of a photo.
 
 A warp brings each pixel's colour from nearby; paint brings colours from nowhere. Both the real-photo fidelity
 metric (is each changed pixel's colour one the original had nearby?) and the opened mouth's fill (take only such
 colours) ask the same question, answered here once.
+
+The disc grows with the face (a 12 MP portrait's has thousands of offsets), so comparing every pixel asked about
+with every offset costs the face's size to the fourth power. The search is exact but cheaper in two steps:
+
+1. **Rings.** Nearby colours are usually similar, so the disc's centre is searched first, out to
+   :data:`RING_RADIUS`, and a pixel whose colour is found there within the tolerance leaves the search.
+2. **Tiles.** For the pixels left, the photo around them is cut into tiles of :data:`TILE` x :data:`TILE` pixels,
+   each summarised by its per-channel minimum and maximum: no pixel of a tile can be closer to a colour than that
+   box, so only tiles whose box is at least as close as the best colour found so far are searched pixel by pixel.
+   A colour the face lacks nearby (the dark of a newly opened mouth) is far from almost every tile's box.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+#: Radius (pixels) of the disc's centre searched offset by offset before the tiles.
+RING_RADIUS = 6
+#: Side (pixels) of the tiles whose colour boxes bound the search beyond the rings.
+TILE = 8
+#: Tiles searched per pixel and round, nearest colour box first.
+TILES_PER_ROUND = 2
+#: Pixels x offsets (or pixels x tiles) compared per numpy step: bounds one step's memory.
+_STEP_ELEMENTS = 1 << 18
 
-def closest_nearby_colours(
-    original: np.ndarray, ys: np.ndarray, xs: np.ndarray, colours: np.ndarray, radius: int
+
+def snap_to_nearby_colours(
+    original: np.ndarray, ys: np.ndarray, xs: np.ndarray, colours: np.ndarray, radius: int, tolerance: int
 ) -> np.ndarray:
-    """For each pixel ``(ys[i], xs[i])``, the colour of ``original`` (H, W, C uint8) within ``radius`` pixels of it
-    (a disc; the photo's edge repeats past its border) closest to ``colours[i]`` by the largest channel difference.
+    """Each ``colours[i]`` (for the pixel ``(ys[i], xs[i])``) kept where ``original`` (H, W, C uint8) has a colour
+    within ``tolerance`` levels of it (largest channel difference) within ``radius`` pixels (a disc; the photo's
+    edge repeats past its border), else replaced by the closest colour the original has there (among equally
+    close ones, the first in the disc's row-major order).
 
-    Returns (N, C) uint8. The cost is the disc's area times the number of pixels asked about.
+    Returns (N, C) uint8: a returned colour differs from the one asked about exactly where that colour is new
+    near its pixel.
     """
     if not isinstance(radius, int | np.integer) or radius < 0:
         raise ValueError(f"radius must be a non-negative integer number of pixels, got {radius!r}.")
-    height, width = original.shape[:2]
+    if not isinstance(tolerance, int | np.integer) or tolerance < 0:
+        raise ValueError(f"tolerance must be a non-negative integer number of levels, got {tolerance!r}.")
     wanted = np.asarray(colours).astype(np.int16)
-    offsets = [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)]
-    offsets = [(dy, dx) for dy, dx in offsets if dy * dy + dx * dx <= radius * radius]
-    closest = np.full(len(ys), np.iinfo(np.int16).max, np.int16)
-    chosen = np.zeros(len(ys), np.int32)
-    for index, (dy, dx) in enumerate(offsets):
-        nearby = original[np.clip(ys + dy, 0, height - 1), np.clip(xs + dx, 0, width - 1)].astype(np.int16)
-        difference = np.abs(nearby - wanted).max(axis=1)
-        better = difference < closest
-        closest = np.where(better, difference, closest)
-        chosen = np.where(better, index, chosen)
-    picked = np.asarray(offsets)[chosen]
-    return original[np.clip(ys + picked[:, 0], 0, height - 1), np.clip(xs + picked[:, 1], 0, width - 1)]
+    result = wanted.astype(original.dtype)
+    if len(ys) == 0:
+        return result
+    search = _DiscSearch(original, np.asarray(ys), np.asarray(xs), int(radius))
+    best = search.rings(wanted, int(tolerance))
+    left = np.nonzero(best // search.size > tolerance)[0]
+    best[left] = search.tiles(left, wanted[left], best[left], int(tolerance))
+    new = best // search.size > tolerance
+    result[new] = search.colour_at(np.nonzero(new)[0], best[new] % search.size)
+    return result
+
+
+class _DiscSearch:
+    """The part of the photo the discs reach, as one flat array, so that an offset is one index step.
+
+    A candidate colour is scored by ``difference * size + rank``, ``rank`` being its offset's place in the disc's
+    row-major order: the smallest score is the closest colour, and the first one among equally close colours.
+    """
+
+    def __init__(self, original: np.ndarray, ys: np.ndarray, xs: np.ndarray, radius: int) -> None:
+        height, width, channels = original.shape
+        self.radius = radius
+        self.top, self.left = int(ys.min()) - radius, int(xs.min()) - radius
+        # rounded up to whole tiles; the edge repeats past the photo's border (and past the reach, where no disc
+        # reads and the repeated colours only widen the last tiles' boxes)
+        rows = -(-(int(ys.max()) + radius + 1 - self.top) // TILE) * TILE
+        columns = -(-(int(xs.max()) + radius + 1 - self.left) // TILE) * TILE
+        row_index = np.clip(np.arange(self.top, self.top + rows), 0, height - 1)
+        column_index = np.clip(np.arange(self.left, self.left + columns), 0, width - 1)
+        self.shape = (rows, columns)
+        self.window = original[row_index[:, None], column_index[None, :]].astype(np.int16)
+        self.flat = self.window.reshape(-1, channels)
+        self.py, self.px = ys - self.top, xs - self.left
+        self.centres = self.py * columns + self.px
+        dy, dx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+        inside = dy * dy + dx * dx <= radius * radius
+        self.size = int(inside.sum())
+        #: rank of each offset of the (2r+1)^2 square in the disc's row-major order, -1 outside the disc
+        self.rank_of = np.where(inside, np.cumsum(inside).reshape(inside.shape) - 1, -1).ravel()
+        self.offsets = np.stack([dy[inside], dx[inside]], axis=1)
+
+    def rings(self, wanted: np.ndarray, tolerance: int) -> np.ndarray:
+        """Best scores over the offsets within :data:`RING_RADIUS`, nearest first; a pixel stops at a colour within
+        ``tolerance``. Pixels that found none have their best score within the rings (or none: int64 max)."""
+        near = np.nonzero((self.offsets**2).sum(1) <= min(self.radius, RING_RADIUS) ** 2)[0]
+        near = near[np.argsort((self.offsets[near] ** 2).sum(1), kind="stable")]
+        steps = self.offsets[near, 0] * self.shape[1] + self.offsets[near, 1]
+        best = np.full(len(wanted), np.iinfo(np.int64).max, np.int64)
+        active = np.arange(len(wanted))
+        start = 0
+        while start < len(near) and len(active):
+            stop = min(len(near), start + max(16, _STEP_ELEMENTS // len(active)))
+            nearby = self.flat[self.centres[active, None] + steps[None, start:stop]]
+            difference = np.abs(nearby - wanted[active, None, :]).max(axis=2).astype(np.int64)
+            score = (difference * self.size + near[None, start:stop]).min(axis=1)
+            best[active] = np.minimum(best[active], score)
+            active = active[best[active] // self.size > tolerance]
+            start = stop
+        return best
+
+    def tiles(self, pixels: np.ndarray, wanted: np.ndarray, best: np.ndarray, tolerance: int) -> np.ndarray:
+        """Best scores of ``pixels`` (indices into the pixels asked about) over their whole discs, given the best
+        ``best`` found so far. A pixel's tiles are searched nearest colour box first, and the search stops at the
+        first box farther than the closest colour found (none of the rest can hold a closer one) or once a colour
+        within ``tolerance`` is found."""
+        best = best.copy()
+        tiled = self.window.reshape(self.shape[0] // TILE, TILE, self.shape[1] // TILE, TILE, -1)
+        low, high = tiled.min(axis=(1, 3)), tiled.max(axis=(1, 3))
+        # the tiles a disc can reach: a square of tiles around its centre, the same size for every pixel
+        span = np.arange(2 * self.radius // TILE + 2)
+        chunk = max(1, _STEP_ELEMENTS // len(span) ** 2)
+        for start in range(0, len(pixels), chunk):
+            part = slice(start, start + chunk)
+            py, px = self.py[pixels[part]], self.px[pixels[part]]
+            tile_y = ((py - self.radius) // TILE)[:, None] + span[None]
+            tile_x = ((px - self.radius) // TILE)[:, None] + span[None]
+            # a tile is in reach when it exists and its nearest pixel lies in the disc
+            gap_y = np.maximum(0, np.maximum(tile_y * TILE - py[:, None], py[:, None] - tile_y * TILE - TILE + 1))
+            gap_x = np.maximum(0, np.maximum(tile_x * TILE - px[:, None], px[:, None] - tile_x * TILE - TILE + 1))
+            reach = (gap_y[:, :, None] ** 2 + gap_x[:, None, :] ** 2 <= self.radius**2) & (
+                (tile_y < low.shape[0])[:, :, None] & (tile_x < low.shape[1])[:, None, :]
+            )
+            tile_y, tile_x = tile_y.clip(0, low.shape[0] - 1), tile_x.clip(0, low.shape[1] - 1)
+            colour = wanted[part, None, None, :]
+            box_low = low[tile_y[:, :, None], tile_x[:, None, :]]
+            box_high = high[tile_y[:, :, None], tile_x[:, None, :]]
+            # a tile out of reach is farther than any colour
+            bound = np.maximum(0, np.maximum(box_low - colour, colour - box_high)).max(axis=3)
+            bound[~reach] = np.iinfo(bound.dtype).max
+            # best first: each round searches every pixel's next nearest boxes, until a pixel's next box is
+            # farther than the closest colour it has found
+            order = np.argsort(bound.reshape(len(py), -1), axis=1, kind="stable")
+            sorted_bound = np.take_along_axis(bound.reshape(len(py), -1), order, axis=1)
+            part_best, part_wanted = best[part], wanted[part]
+            active = np.arange(len(py))
+            for first in range(0, order.shape[1], TILES_PER_ROUND):
+                found = part_best[active] // self.size
+                active = active[(sorted_bound[active, first] <= found) & (found > tolerance)]
+                if len(active) == 0:
+                    break
+                tiles = order[active, first : first + TILES_PER_ROUND]
+                who = np.repeat(active, tiles.shape[1])
+                row, column = np.divmod(tiles.ravel(), len(span))
+                score = self._tile_scores(py[who], px[who], tile_y[who, row], tile_x[who, column], part_wanted[who])
+                score = score.reshape(len(active), -1).min(axis=1)
+                part_best[active] = np.minimum(part_best[active], score)
+        return best
+
+    def _tile_scores(
+        self, py: np.ndarray, px: np.ndarray, tile_y: np.ndarray, tile_x: np.ndarray, wanted: np.ndarray
+    ) -> np.ndarray:
+        """The best score of each pixel ``(py, px)`` over the pixels of its tile ``(tile_y, tile_x)`` in its disc."""
+        within = np.arange(TILE)
+        ys = (tile_y[:, None, None] * TILE + within[None, :, None]).repeat(TILE, axis=2).reshape(len(py), -1)
+        xs = (tile_x[:, None, None] * TILE + within[None, None, :]).repeat(TILE, axis=1).reshape(len(py), -1)
+        dy, dx = ys - py[:, None], xs - px[:, None]
+        side = 2 * self.radius + 1
+        in_square = (np.abs(dy) <= self.radius) & (np.abs(dx) <= self.radius)
+        square_index = ((dy + self.radius) * side + dx + self.radius).clip(0, side * side - 1)
+        rank = np.where(in_square, self.rank_of[square_index], -1)
+        difference = np.abs(self.window[ys, xs] - wanted[:, None, :]).max(axis=2).astype(np.int64)
+        return np.where(rank >= 0, difference * self.size + rank, np.iinfo(np.int64).max).min(axis=1)
+
+    def colour_at(self, pixels: np.ndarray, rank: np.ndarray) -> np.ndarray:
+        """The colours at the offsets of row-major ``rank`` from ``pixels``."""
+        picked = self.offsets[rank]
+        return self.flat[self.centres[pixels] + picked[:, 0] * self.shape[1] + picked[:, 1]]

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from ..alignment import check_rgb
-from ..nearby_colours import closest_nearby_colours
+from ..nearby_colours import snap_to_nearby_colours
 from .expression_geometry import eye_centres
 
 #: Growth of the landmark hull, in inter-ocular distances, that an edit may reach: a geometric edit moves skin
@@ -141,8 +141,8 @@ def new_colour_fraction(
     """Share of ``region``'s pixels whose edited colour is new where it is: more than ``tolerance`` levels (in
     some channel) from every original pixel within ``radius`` pixels (a disc).
 
-    Only changed pixels can be new; each is compared with the original under every offset of the disc, keeping
-    the closest, so the cost is the disc's area times the number of changed pixels.
+    Only changed pixels can be new; each is looked for among the original's colours in its disc
+    (:func:`~hf_segan.nearby_colours.snap_to_nearby_colours`).
     """
     _check_pair(original, edited)
     mask = _check_mask(region, original.shape)
@@ -151,9 +151,9 @@ def new_colour_fraction(
     ys, xs = np.nonzero(mask & (original != edited).any(axis=2))
     if len(ys) == 0:
         return 0.0
-    colours = edited[ys, xs].astype(np.int16)
-    closest = np.abs(closest_nearby_colours(original, ys, xs, colours, radius).astype(np.int16) - colours).max(axis=1)
-    return float((closest > tolerance).sum() / mask.sum())
+    colours = edited[ys, xs]
+    new = np.any(snap_to_nearby_colours(original, ys, xs, colours, radius, tolerance) != colours, axis=1)
+    return float(new.sum() / mask.sum())
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,91 @@
+"""The nearby-colour search against the question it answers, asked pixel by pixel: is there a colour within the
+tolerance in the disc, and if not, which is the closest (first in row-major order among equals)?"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hf_segan.nearby_colours import snap_to_nearby_colours
+
+
+def snap_one_by_one(original, ys, xs, colours, radius, tolerance):
+    """The definition, written plainly: every offset of the disc, row by row, for every pixel."""
+    height, width = original.shape[:2]
+    result = colours.copy()
+    for i, (y, x) in enumerate(zip(ys, xs, strict=True)):
+        closest, best = None, None
+        for dy in range(-radius, radius + 1):
+            for dx in range(-radius, radius + 1):
+                if dy * dy + dx * dx > radius * radius:
+                    continue
+                candidate = original[min(max(y + dy, 0), height - 1), min(max(x + dx, 0), width - 1)]
+                difference = int(np.abs(candidate.astype(int) - colours[i].astype(int)).max())
+                if best is None or difference < best:
+                    closest, best = candidate, difference
+        if best > tolerance:
+            result[i] = closest
+    return result
+
+
+def textured_photo(seed: int, size: int = 64) -> np.ndarray:
+    """Smooth gradients with grain and a few flat patches: colours repeat nearby, as in a photo, and ties occur."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size]
+    photo = np.stack([2 * y + 40, 3 * x + 20, y + x + 60], axis=-1).astype(float)
+    photo += rng.normal(0, 4, photo.shape)
+    photo[10:20, 30:45] = (200, 40, 40)
+    photo[40:44, 5:60] = (30, 30, 30)
+    return np.clip(photo, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(("radius", "tolerance"), [(0, 0), (1, 8), (5, 8), (13, 0), (13, 8), (21, 16)])
+def test_matches_the_pixel_by_pixel_definition(radius, tolerance):
+    photo = textured_photo(radius)
+    rng = np.random.default_rng(100 + radius)
+    # pixels everywhere, the border included (where the photo's edge repeats), asking for both colours the photo
+    # has nearby and colours it has nowhere (dark, saturated), so that both the rings and the tiles decide
+    ys = np.r_[rng.integers(0, 64, 150), 0, 63, 0, 63]
+    xs = np.r_[rng.integers(0, 64, 150), 0, 63, 63, 0]
+    kind = rng.integers(0, 3, len(ys))[:, None]
+    colours = (
+        np.select(
+            [kind == 0, kind == 1],
+            [photo[ys, xs], photo[ys, xs].astype(int) + rng.integers(-12, 13, (len(ys), 3))],
+            rng.integers(0, 256, (len(ys), 3)),
+        )
+        .clip(0, 255)
+        .astype(np.uint8)
+    )
+    got = snap_to_nearby_colours(photo, ys, xs, colours, radius, tolerance)
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, snap_one_by_one(photo, ys, xs, colours, radius, tolerance))
+    kept = np.all(got == colours, axis=1)
+    assert 0 < kept.sum() < len(ys)  # both answers occur, so neither path is left untested
+
+
+def test_a_colour_far_away_is_not_nearby():
+    photo = np.full((80, 80, 3), 120, np.uint8)
+    photo[70, 70] = (10, 200, 30)
+    ys, xs, wanted = np.array([10, 60]), np.array([10, 60]), np.array([[10, 200, 30], [10, 200, 30]], np.uint8)
+    got = snap_to_nearby_colours(photo, ys, xs, wanted, 15, 0)
+    np.testing.assert_array_equal(got, [[120, 120, 120], [10, 200, 30]])
+
+
+def test_nothing_asked_and_bad_arguments():
+    photo = textured_photo(0)
+    empty = np.zeros(0, int)
+    assert snap_to_nearby_colours(photo, empty, empty, np.zeros((0, 3), np.uint8), 4, 8).shape == (0, 3)
+    with pytest.raises(ValueError, match="radius"):
+        snap_to_nearby_colours(photo, empty, empty, np.zeros((0, 3), np.uint8), 2.5, 8)
+    with pytest.raises(ValueError, match="tolerance"):
+        snap_to_nearby_colours(photo, empty, empty, np.zeros((0, 3), np.uint8), 2, -1)
+
+
+def test_equally_close_colours_give_the_first_in_row_major_order():
+    # two colours 55 levels from the one asked about: one 3 px to the right, one 10 px above (first in row-major
+    # order although farther; a search that stopped at the nearer one would return the wrong one)
+    photo = np.full((40, 40, 3), 120, np.uint8)
+    photo[20, 23], photo[10, 20] = (20, 200, 40), (10, 200, 30)
+    got = snap_to_nearby_colours(photo, np.array([20]), np.array([20]), np.array([[0, 255, 0]], np.uint8), 12, 0)
+    np.testing.assert_array_equal(got, [[10, 200, 30]])
