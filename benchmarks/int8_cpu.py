@@ -1,6 +1,7 @@
 """Does int8 make the pipeline faster on a CPU without native bf16, and what does it cost in accuracy?
 
     python benchmarks/int8_cpu.py [--threads 1] [--size 128] [--repeats 5] [--faces 8] [--calibration minmax]
+        [--op-profile]
 
 Model: the bundled SynthFaces model (``hf_segan/assets/default_model``: UNet parser + warping, FiLM-conditioned,
 windowed editor), run at ``--size`` px. Rows, all on model-ready batches of 1 and 16 faces:
@@ -24,6 +25,12 @@ ratio to eager fp32 and to ONNX Runtime fp32 measured side by side, because on a
 follow the load; the load average at start and end is printed and written with the results
 (``benchmarks/results/int8_cpu.csv``). Each engine runs ``--threads`` threads (ONNX Runtime intra-op threads,
 torch threads).
+
+``--op-profile`` adds where each ONNX Runtime graph's time goes at batch 16: ONNX Runtime's own profiler, one
+call after a warm-up, kernel time summed per operator type, the convolutions (``Conv``, ``QLinearConv``,
+``ConvTranspose``) and the int8 conversions (``QuantizeLinear``, ``DequantizeLinear``) apart
+(``benchmarks/results/int8_cpu_ops.csv``). It shows whether int8 convolutions are faster at all on the CPU:
+they can pay only if they are, by more than the conversions around them cost.
 """
 
 from __future__ import annotations
@@ -131,6 +138,43 @@ def quantize_convs(
     return out_path
 
 
+CONVOLUTIONS = ("Conv", "QLinearConv", "ConvTranspose")
+CONVERSIONS = ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear")
+
+
+def op_profile(path: Path, images: torch.Tensor, condition: torch.Tensor, threads: int) -> dict[str, float]:
+    """Kernel milliseconds per operator type of one call of the graph at ``path`` (after a warm-up call), from
+    ONNX Runtime's profiler, plus the convolutions' and the int8 conversions' totals."""
+    import json
+
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    with tempfile.TemporaryDirectory() as folder:
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(folder) / "profile")
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        feeds = {"images": images.numpy(), "condition": condition.numpy()}
+        session.run(None, feeds)
+        session.run(None, feeds)
+        events = json.loads(Path(session.end_profiling()).read_text())
+    # the first call of a session is its warm-up: keep the second call's kernels only
+    runs = sorted(e["ts"] for e in events if e.get("cat") == "Session" and e["name"] == "model_run")
+    per_type: dict[str, float] = {}
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time") and event["ts"] >= runs[-1]:
+            op = event["args"]["op_name"]
+            per_type[op] = per_type.get(op, 0.0) + event["dur"] / 1e3
+    totals = {
+        "total": sum(per_type.values()),
+        "convolutions": sum(per_type.get(op, 0.0) for op in CONVOLUTIONS),
+        "int8 conversions": sum(per_type.get(op, 0.0) for op in CONVERSIONS),
+    }
+    return totals | dict(sorted(per_type.items(), key=lambda item: -item[1]))
+
+
 def accuracy(reference: list[np.ndarray], result: list[np.ndarray], inputs: torch.Tensor) -> dict[str, float]:
     """Edit and parsing-label agreement of ``result`` with ``reference`` (each: edited, attention, parsing)."""
     difference = np.abs(result[0] - reference[0])
@@ -163,6 +207,7 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=8, help="SynthFaces identities per split (8 faces each)")
     parser.add_argument("--calibration", choices=("minmax", "percentile"), default="minmax")
     parser.add_argument("--out", default="benchmarks/results/int8_cpu.csv")
+    parser.add_argument("--op-profile", action="store_true", help="where each graph's time goes, per operator type")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     load_start = os.getloadavg()[0]
@@ -242,7 +287,26 @@ def main() -> None:
     print("|" + "---|" * len(columns))
     for row in rows:
         print("| " + " | ".join(str(row[c]) for c in columns) + " |")
-    out = Path(args.out)
+    append_rows(Path(args.out), rows)
+
+    if args.op_profile:
+        images, condition = test_images[:16], test_condition[:16]
+        profiles = {name: op_profile(path, images, condition, args.threads) for name, path in graphs.items()}
+        print("\nONNX Runtime kernel time per call at batch 16, ms (share of the graph's kernel time):")
+        op_rows = []
+        for name, times in profiles.items():
+            shown = [f"{op} {ms:.0f} ({ms / times['total']:.0%})" for op, ms in list(times.items())[1:9]]
+            print(f"{name}: total {times['total']:.0f}; " + ", ".join(shown))
+            op_rows += [
+                {"path": name, "op": op, "ms": round(ms, 2), "threads": args.threads, "size": args.size}
+                | {"load_end": round(os.getloadavg()[0], 1), "cpu": cpu_name()}
+                for op, ms in times.items()
+            ]
+        append_rows(Path(args.out).with_name("int8_cpu_ops.csv"), op_rows)
+
+
+def append_rows(out: Path, rows: list[dict]) -> None:
+    """Append ``rows`` to the CSV ``out`` (header written when the file is new)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     new = not out.exists()
     with out.open("a", newline="") as handle:
