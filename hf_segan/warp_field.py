@@ -119,12 +119,16 @@ def landmark_field(
     points, values = target[near], values[near]
     kernel = wendland(np.linalg.norm(points[:, None] - points[None], axis=-1), radius)
     weights = np.linalg.solve(kernel + REGULARISATION * np.eye(len(points)), values)
-    x0, y0 = np.floor(points.min(0) - radius).astype(int).clip(0, size)
-    x1, y1 = np.ceil(points.max(0) + radius + 1).astype(int).clip(0, size)
-    ys, xs = np.mgrid[y0:y1, x0:x1]
-    grid = np.stack([xs, ys], -1).reshape(-1, 1, 2).astype(np.float64)
-    basis = wendland(np.linalg.norm(grid - points[None], axis=-1), radius)
-    field[y0:y1, x0:x1] = (basis @ weights).reshape(y1 - y0, x1 - x0, 2)
+    # each point reaches only the pixels within its radius (the kernel is exactly 0 beyond): sum its term there
+    total = np.zeros((size, size, 2), np.float64)
+    for (x, y), weight in zip(points, weights, strict=True):
+        x0, y0 = max(0, int(np.floor(x - radius))), max(0, int(np.floor(y - radius)))
+        x1, y1 = min(size, int(np.ceil(x + radius)) + 1), min(size, int(np.ceil(y + radius)) + 1)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        distance = np.hypot(np.arange(x0, x1) - x, np.arange(y0, y1)[:, None] - y)
+        total[y0:y1, x0:x1] += wendland(distance, radius)[..., None] * weight
+    field[:] = total
     if limit is not None:
         field *= limit[..., None]
     return DisplacementField(field)

@@ -31,7 +31,15 @@ from hf_segan.mouth_interior import NEARBY_COLOUR_RADIUS, NEARBY_COLOUR_TOLERANC
 from hf_segan.photo_evaluation import Photo, find_face, rotate_photo
 from hf_segan.photo_geometry import FIELD_SIZE, REGION_LANDMARKS, SCALE_GROUPS, edit_face_geometry
 from hf_segan.pipeline import SeganPipeline, default_model_path
-from hf_segan.warp_field import eye_distance, face_mask, field_in_photo, landmark_field, warp_photo
+from hf_segan.warp_field import (
+    REGULARISATION,
+    eye_distance,
+    face_mask,
+    field_in_photo,
+    landmark_field,
+    warp_photo,
+    wendland,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 LABEL = {name: i for i, name in enumerate(FACE_PARSING_CLASSES)}
@@ -228,6 +236,26 @@ def test_field_is_zero_outside_the_face_and_carries_the_mouth_corners():
         assert abs(came_from[0] - x) < 0.4 and abs(came_from[1] - y - 3.0) < 0.4, (i, came_from, (x, y))
     far = np.round(points[8] + [0, 10]).astype(int)  # below the chin
     assert not changed[far[1], far[0]]
+
+
+def test_field_is_the_kernel_interpolation_it_defines():
+    # the field written as its definition, every pixel against every point: Wendland kernels centred on the
+    # targets, weights solving the regularised kernel system for source - target (a face near the crop's border,
+    # so points' reaches are cut by it)
+    points = _face_points() + np.array([-40.0, 10.0])
+    rng = np.random.default_rng(3)
+    target = points + rng.normal(0, 2.0, points.shape) * (rng.random(len(points)) < 0.5)[:, None]
+    radius = 20.0
+    field = landmark_field(points, target, 128, radius=radius).field
+    ys, xs = np.mgrid[0:128, 0:128]
+    grid = np.stack([xs, ys], -1).reshape(-1, 2).astype(np.float64)
+    moving = np.any(points != target, axis=1)
+    near = np.linalg.norm(target[:, None] - target[moving][None], axis=-1).min(1) < 2 * radius
+    centres, values = target[near], (points - target)[near]
+    kernel = wendland(np.linalg.norm(centres[:, None] - centres[None], axis=-1), radius)
+    weights = np.linalg.solve(kernel + REGULARISATION * np.eye(len(centres)), values)
+    expected = wendland(np.linalg.norm(grid[:, None] - centres[None], axis=-1), radius) @ weights
+    np.testing.assert_allclose(field.reshape(-1, 2), expected, atol=1e-5)
 
 
 def test_no_move_means_no_field():
