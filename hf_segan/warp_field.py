@@ -187,7 +187,7 @@ def field_in_photo(field: DisplacementField, inverse: np.ndarray, matrix: np.nda
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0,
     )
-    displacement = (sampled.reshape(-1, 2) @ inverse[:, :2].T.astype(np.float32)).reshape(sampled.shape)
+    displacement = cv2.transform(sampled, inverse[:, :2])  # each vector turned and scaled into photo pixels
     return (int(x0), int(y0), int(x1), int(y1)), displacement
 
 
