@@ -203,22 +203,29 @@ def squeeze(map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
 def _sample(photo: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
     """Bicubic samples of ``photo`` at the backward map, prefiltered where the map squeezes (see
     :data:`ANTIALIAS_SQUEEZE`): the source blurred at :data:`ANTIALIAS_LEVELS`, blended per pixel between the two
-    levels around the blur it needs. Float (H, W, C)."""
+    levels around the blur it needs. Float (H, W, C).
+
+    Most of a face is not squeezed that much: the blurred levels are sampled and blended only inside the box of
+    the pixels that need them (elsewhere the plain samples are the result as they are)."""
+    plain = cv2.remap(photo, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    sampled = plain.reshape(*map_x.shape, photo.shape[2]).astype(np.float64)
     blur = ANTIALIAS_SIGMA * np.sqrt(np.maximum(squeeze(map_x, map_y) ** 2 - ANTIALIAS_SQUEEZE**2, 0.0))
-    blur = np.clip(blur, 0.0, ANTIALIAS_LEVELS[-1])
+    ys, xs = np.nonzero(blur > 0)
+    if len(ys) == 0:
+        return sampled
+    inside = np.s_[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    blur, map_x, map_y = np.clip(blur[inside], 0.0, ANTIALIAS_LEVELS[-1]), map_x[inside], map_y[inside]
     levels = np.asarray(ANTIALIAS_LEVELS)
     upper = np.searchsorted(levels, blur, side="right").clip(1, len(levels) - 1)
     share = (blur - levels[upper - 1]) / (levels[upper] - levels[upper - 1])
-    sampled = np.zeros((*map_x.shape, photo.shape[2]), np.float64)
+    blended = np.zeros((*map_x.shape, photo.shape[2]), np.float64)
     for index, level in enumerate(levels):
         weight = np.where(upper - 1 == index, 1.0 - share, 0.0) + np.where(upper == index, share, 0.0)
         if not weight.any():
             continue
-        if level == 0:
-            warped = cv2.remap(photo, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
-        else:
-            warped = _remap_blurred(photo, map_x, map_y, level)
-        sampled += weight[..., None] * warped.reshape(sampled.shape)
+        warped = sampled[inside] if level == 0 else _remap_blurred(photo, map_x, map_y, level)
+        blended += weight[..., None] * warped.reshape(blended.shape)
+    sampled[inside] = blended
     return sampled
 
 
