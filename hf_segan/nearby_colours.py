@@ -131,7 +131,7 @@ class _DiscSearch:
             colour = wanted[part, None, None, :]
             box_low = low[tile_y[:, :, None], tile_x[:, None, :]]
             box_high = high[tile_y[:, :, None], tile_x[:, None, :]]
-            # a tile out of reach is farther than any colour
+            # how far the colour asked about lies from each tile's box; a tile out of reach, farther than any
             bound = np.maximum(0, np.maximum(box_low - colour, colour - box_high)).max(axis=3)
             bound[~reach] = np.iinfo(bound.dtype).max
             # best first: each round searches every pixel's next nearest boxes, until a pixel's next box is
