@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import re
 import statistics
@@ -52,7 +53,7 @@ from learn_synthfaces import cpu_name
 
 from hf_segan import default_model_path
 from hf_segan.data.synthfaces import load_synthfaces
-from hf_segan.export import OnnxEditor, ParseAndEdit, export_onnx
+from hf_segan.export import OnnxEditor, ParseAndEdit, export_onnx, session_options
 from hf_segan.fast_path import fast_path_choice
 from hf_segan.image_utils import pil_to_tensor
 from hf_segan.pipeline import SeganPipeline
@@ -145,13 +146,9 @@ CONVERSIONS = ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear")
 def op_profile(path: Path, images: torch.Tensor, condition: torch.Tensor, threads: int) -> dict[str, float]:
     """Kernel milliseconds per operator type of one call of the graph at ``path`` (after a warm-up call), from
     ONNX Runtime's profiler, plus the convolutions' and the int8 conversions' totals."""
-    import json
-
     import onnxruntime
 
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options = session_options(threads)  # as the timed sessions (OnnxEditor) run
     with tempfile.TemporaryDirectory() as folder:
         options.enable_profiling = True
         options.profile_file_prefix = str(Path(folder) / "profile")

@@ -14,6 +14,7 @@ import copy
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,6 +23,9 @@ from torch import nn
 from .io import atomic_path
 from .models.validation import check_condition, check_image
 from .pipeline import SeganPipeline, parsing_probs_at
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 #: Largest elementwise difference between ONNX Runtime and eager PyTorch accepted by the tests (images in [-1, 1]).
 ONNX_TOLERANCE = 1e-4
@@ -72,19 +76,28 @@ def export_onnx(pipe: SeganPipeline, path: str | os.PathLike, opset: int = 17, w
     return path
 
 
+def session_options(threads: int | None = None) -> onnxruntime.SessionOptions:
+    """ONNX Runtime session options for an exported graph: ``threads`` intra-op threads (default: ONNX Runtime's
+    own), and idle worker threads that sleep instead of spinning on the cores after each call, which slowed
+    whatever ran next (measured: eager PyTorch right after a call took twice as long on 2 cores)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 class OnnxEditor:
     """An exported graph in an ONNX Runtime session, with the same input checks as the PyTorch models."""
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None) -> None:
         import onnxruntime
 
-        options = onnxruntime.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        # Idle worker threads would spin on the cores after each call and slow whatever runs next (measured: eager
-        # PyTorch right after a call took twice as long on 2 cores).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = onnxruntime.InferenceSession(
+            str(path), session_options(threads), providers=["CPUExecutionProvider"]
+        )
         shape = self.session.get_inputs()[0].shape
         self.resolution = int(shape[2])
         self.num_expressions = int(self.session.get_inputs()[1].shape[1])
