@@ -67,17 +67,17 @@ class _DiscSearch:
     def __init__(self, original: np.ndarray, ys: np.ndarray, xs: np.ndarray, radius: int) -> None:
         height, width, channels = original.shape
         self.radius = radius
-        self.top, self.left = int(ys.min()) - radius, int(xs.min()) - radius
+        top, left = int(ys.min()) - radius, int(xs.min()) - radius
         # rounded up to whole tiles; the edge repeats past the photo's border (and past the reach, where no disc
         # reads and the repeated colours only widen the last tiles' boxes)
-        rows = -(-(int(ys.max()) + radius + 1 - self.top) // TILE) * TILE
-        columns = -(-(int(xs.max()) + radius + 1 - self.left) // TILE) * TILE
-        row_index = np.clip(np.arange(self.top, self.top + rows), 0, height - 1)
-        column_index = np.clip(np.arange(self.left, self.left + columns), 0, width - 1)
+        rows = -(-(int(ys.max()) + radius + 1 - top) // TILE) * TILE
+        columns = -(-(int(xs.max()) + radius + 1 - left) // TILE) * TILE
+        row_index = np.clip(np.arange(top, top + rows), 0, height - 1)
+        column_index = np.clip(np.arange(left, left + columns), 0, width - 1)
         self.shape = (rows, columns)
         self.window = original[row_index[:, None], column_index[None, :]].astype(np.int16)
         self.flat = self.window.reshape(-1, channels)
-        self.py, self.px = ys - self.top, xs - self.left
+        self.py, self.px = ys - top, xs - left
         self.centres = self.py * columns + self.px
         dy, dx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
         inside = dy * dy + dx * dx <= radius * radius
@@ -89,8 +89,9 @@ class _DiscSearch:
     def rings(self, wanted: np.ndarray, tolerance: int) -> np.ndarray:
         """Best scores over the offsets within :data:`RING_RADIUS`, nearest first; a pixel stops at a colour within
         ``tolerance``. Pixels that found none have their best score within the rings (or none: int64 max)."""
-        near = np.nonzero((self.offsets**2).sum(1) <= min(self.radius, RING_RADIUS) ** 2)[0]
-        near = near[np.argsort((self.offsets[near] ** 2).sum(1), kind="stable")]
+        squared = (self.offsets**2).sum(1)
+        near = np.nonzero(squared <= min(self.radius, RING_RADIUS) ** 2)[0]
+        near = near[np.argsort(squared[near], kind="stable")]
         steps = self.offsets[near, 0] * self.shape[1] + self.offsets[near, 1]
         best = np.full(len(wanted), np.iinfo(np.int64).max, np.int64)
         active = np.arange(len(wanted))
