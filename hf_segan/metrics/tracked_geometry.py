@@ -7,13 +7,19 @@ ends from the face's overall shape (a known 0.10 pull of the brows together read
 ``benchmarks/brow_readback.py``). So ``eye_opening`` and ``inner_brow_distance`` cannot show what an edit did to
 the lids and brows, however visible it is.
 
-This instrument reads the *visible motion of the pixels at the features* instead: each landmark found on the
-original is followed into the edited photo by pyramidal Lucas-Kanade registration (OpenCV's
-``calcOpticalFlowPyrLK``) of its grey-level neighbourhood, a standard method that knows nothing of how the edit was
-made. The face region of both photos is first resampled (identically) so that the eyes lie
-``TRACKING_EYE_DISTANCE`` pixels apart, so the window is a fixed share of the face whatever the photo's size, and
-lightly low-passed (``PREFILTER_SIGMA``). A
-point tracked forward and then back must return within ``MAX_ROUND_TRIP`` eye distances of where it started;
+This instrument reads the *visible motion of the pixels at the features* instead: the face region of both photos
+is resampled (identically) so that the eyes lie ``TRACKING_EYE_DISTANCE`` pixels apart, so the flow's patches are a
+fixed share of the face whatever the photo's size, and lightly low-passed (``PREFILTER_SIGMA``); a dense optical
+flow (OpenCV's DIS flow, Kroeger et al. 2016, a standard method that knows nothing of how the edit was made) is
+computed from the original into the edit and back, and each landmark found on the original is carried by it.
+
+Dense flow rather than one registration per landmark: DIS matches small patches (``DIS_PATCH_SIZE``) everywhere
+and then smooths the matches into one field, so a landmark on a feature with little texture along one direction
+(a brow's inner end, a lid's middle) is carried by its neighbours' agreement instead of sliding along the edge,
+and a strong move (a widened eye) is still followed. Registering each landmark's window on its own (Lucas-Kanade)
+loses exactly those points; ``docs/real_photos.md`` compares the two.
+
+A point carried forward and then back must return within ``MAX_ROUND_TRIP`` eye distances of where it started;
 otherwise (the neighbourhood vanished, e.g. an eye closed over it, or was repainted) it is *not measured* (NaN),
 never guessed, and every measure that reads it is not measured either. The measures themselves are those of
 :func:`~hf_segan.metrics.expression_geometry.expression_measures`, computed from the tracked points.
@@ -36,21 +42,17 @@ from .expression_geometry import MEASURES, THRESHOLDS, MeasureCheck, score_edit
 TRACKED_MEASURES: tuple[str, ...] = ("eye_opening", "inner_brow_distance")
 #: Eye distance (pixels) the face region is resampled to before tracking.
 TRACKING_EYE_DISTANCE = 128
-#: Side of the square tracking window, in eye distances: small enough that a lid's window holds the lid edge and
-#: not the whole eye (a larger window averages the lid's move with the still eye corners and brow; see
-#: ``docs/real_photos.md``).
-WINDOW_PER_EYE_DISTANCE = 0.15
-#: Coarser pyramid levels besides the full resolution: registration follows moves up to about
-#: ``window / 2 * 2 ** PYRAMID_LEVELS`` (0.4 eye distances), well beyond any expression move.
-PYRAMID_LEVELS = 3
+#: Side (pixels, at ``TRACKING_EYE_DISTANCE``) of the patches DIS matches: 0.06 eye distances, small enough that a
+#: lid's patch holds the lid edge and not the whole eye (a larger one averages the lid's move with the still eye
+#: corners and brow).
+DIS_PATCH_SIZE = 8
 #: Largest forward-backward error (eye distances) of a point that counts as tracked.
 MAX_ROUND_TRIP = 0.02
 #: Gaussian low-pass (sigma, eye distances) of both resampled regions before tracking: it takes out JPEG blocks
-#: and aliasing that make the registration of a small window converge to a different place each way.
+#: and aliasing that make a small patch match a different place each way.
 PREFILTER_SIGMA = 0.012
 #: Margin (eye distances) around the landmarks' bounding box of the face region that is tracked in.
 REGION_MARGIN = 0.6
-_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
 
 
 def _grey(image: np.ndarray, name: str) -> np.ndarray:
@@ -62,17 +64,18 @@ def _grey(image: np.ndarray, name: str) -> np.ndarray:
     return array if array.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(array[..., :3]), cv2.COLOR_RGB2GRAY)
 
 
-def _lucas_kanade(source: np.ndarray, target: np.ndarray, points: np.ndarray, window: int):
-    found, status, _ = cv2.calcOpticalFlowPyrLK(
-        source,
-        target,
-        points.astype(np.float32).reshape(-1, 1, 2),
-        None,
-        winSize=(window, window),
-        maxLevel=PYRAMID_LEVELS,
-        criteria=_CRITERIA,
-    )
-    return found.reshape(-1, 2).astype(np.float64), status.ravel().astype(bool)
+def _dense_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(H, W, 2) float32: where each pixel of ``source`` lies in ``target`` (same size), as a displacement."""
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    flow.setPatchSize(DIS_PATCH_SIZE)
+    return flow.calc(source, target, None)
+
+
+def _carry(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``points`` (N, 2) moved by the dense ``flow``, read bilinearly at each point."""
+    x, y = (points[:, axis].astype(np.float32).reshape(-1, 1) for axis in (0, 1))
+    moves = cv2.remap(flow, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return points + moves.reshape(-1, 2).astype(np.float64)
 
 
 def track_landmarks(original: np.ndarray, edited: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -99,11 +102,9 @@ def track_landmarks(original: np.ndarray, edited: np.ndarray, points: np.ndarray
         for image in (source, target)
     ]
     start = (points - low) * scale
-    window = round(WINDOW_PER_EYE_DISTANCE * TRACKING_EYE_DISTANCE) | 1
-    forward, forward_ok = _lucas_kanade(regions[0], regions[1], start, window)
-    back, back_ok = _lucas_kanade(regions[1], regions[0], forward, window)
-    round_trip = np.linalg.norm(back - start, axis=1)
-    tracked = forward_ok & back_ok & (round_trip <= MAX_ROUND_TRIP * TRACKING_EYE_DISTANCE)
+    forward = _carry(_dense_flow(*regions), start)
+    back = _carry(_dense_flow(regions[1], regions[0]), forward)
+    tracked = np.linalg.norm(back - start, axis=1) <= MAX_ROUND_TRIP * TRACKING_EYE_DISTANCE
     result = forward / scale + low
     result[~tracked] = np.nan
     return result
