@@ -18,6 +18,7 @@ import torch
 
 from .alignment import AlignedFace
 from .landmarks import LANDMARK_GROUPS
+from .metrics.expression_geometry import EYELID_PAIRS
 from .models.geometry import LandmarkGeometryModel
 from .mouth_interior import fill_opened_mouth
 from .warp_field import (
@@ -53,6 +54,10 @@ FIELD_SIZE = 128
 #: have to vanish (a real brow stops at the lid), and on faces with glasses the detected brow often sits on the
 #: frame, close to the lid.
 MAX_BROW_DESCENT = 0.4
+#: An eye may open by at most this share of its height (each facing pair of lid points): a wider eye would need
+#: more of the eyeball than the photo shows, and a warp can only make it by stretching the iris and lashes, which
+#: reads as a cartoon stare (SynthFaces' surprise doubles a smiling eye's opening).
+MAX_EYE_WIDENING = 0.5
 #: The smallest Jacobian determinant the warp may have (see :meth:`DisplacementField.min_jacobian`); an edit whose
 #: field squeezes or stretches more than this is scaled down until it does not.
 MIN_JACOBIAN = 0.35
@@ -93,6 +98,19 @@ def limit_brow_descent(source: np.ndarray, moves: np.ndarray) -> np.ndarray:
         for i in brow:
             room = max(0.0, lid_y - source[i, 1]) * MAX_BROW_DESCENT
             moves[i, 1] = min(moves[i, 1], room)
+    return moves
+
+
+def limit_eye_widening(source: np.ndarray, moves: np.ndarray) -> np.ndarray:
+    """``moves`` with each facing pair of eyelid points' vertical moves scaled down so that the gap between them
+    grows by at most :data:`MAX_EYE_WIDENING` of what it was (points in an upright crop: y down)."""
+    moves = moves.copy()
+    for upper, lower in EYELID_PAIRS:
+        gap = source[lower, 1] - source[upper, 1]
+        opening = moves[lower, 1] - moves[upper, 1]
+        room = MAX_EYE_WIDENING * max(gap, 0.0)
+        if opening > room:
+            moves[[upper, lower], 1] *= room / opening
     return moves
 
 
@@ -184,7 +202,7 @@ def edit_face_geometry(
         * (intensity * scale)
         * (movable_landmarks(regions) * region_scales_per_landmark(region_scales))[:, None]
     )
-    moves = limit_brow_descent(source, moves)
+    moves = limit_eye_widening(source, limit_brow_descent(source, moves))
     limit, anchors = face_mask(source, size), forehead_anchors(source)
     shares = dict.fromkeys(REGION_LANDMARKS, 1.0)
     while True:

@@ -13,12 +13,14 @@ from conftest import build_tiny_pipeline
 from PIL import Image
 from skimage import data
 
+from hf_segan import photo_geometry
 from hf_segan.alignment import find_faces
 from hf_segan.constants import FACE_PARSING_CLASSES
 from hf_segan.data.synthfaces import render_face, sample_identity
 from hf_segan.data.synthfaces.landmarks import synthfaces_landmarks
 from hf_segan.data.synthfaces.params import PROTOTYPES, split_identity_ids
 from hf_segan.expressions import expression_condition
+from hf_segan.metrics.expression_geometry import EYELID_PAIRS
 from hf_segan.metrics.photo_fidelity import (
     SHARPNESS_TOLERANCE,
     box_mask,
@@ -29,7 +31,14 @@ from hf_segan.metrics.photo_fidelity import (
 from hf_segan.models.geometry import LandmarkGeometryModel, eye_frame, to_eye_frame
 from hf_segan.mouth_interior import NEARBY_COLOUR_RADIUS, NEARBY_COLOUR_TOLERANCE, fill_opened_mouth
 from hf_segan.photo_evaluation import Photo, find_face, rotate_photo
-from hf_segan.photo_geometry import FIELD_SIZE, REGION_LANDMARKS, SCALE_GROUPS, edit_face_geometry
+from hf_segan.photo_geometry import (
+    FIELD_SIZE,
+    MAX_EYE_WIDENING,
+    REGION_LANDMARKS,
+    SCALE_GROUPS,
+    edit_face_geometry,
+    limit_eye_widening,
+)
 from hf_segan.pipeline import SeganPipeline, default_model_path
 from hf_segan.warp_field import (
     REGULARISATION,
@@ -414,6 +423,38 @@ def test_a_fold_at_the_mouth_scales_down_only_the_mouth(shipped_geometry, astron
     np.testing.assert_allclose(folding.target[eyes], plain.target[eyes])
     mouth_move = np.linalg.norm(folding.target[mouth] - folding.source[mouth], axis=1).mean()
     assert mouth_move < 4.0 * np.linalg.norm(plain.target[mouth] - plain.source[mouth], axis=1).mean()
+
+
+def _lid_gaps(points, face):
+    upright = points @ face.matrix[:, :2].T + face.matrix[:, 2]
+    return np.array([upright[lower, 1] - upright[upper, 1] for upper, lower in EYELID_PAIRS])
+
+
+def test_surprise_widens_each_eye_by_at_most_half_its_height(shipped_geometry, astronaut_face, monkeypatch):
+    rgb, face = astronaut_face
+    condition = expression_condition("surprise", 1.0)
+    edit = edit_face_geometry(rgb, face, shipped_geometry, condition)
+    before, after = _lid_gaps(edit.source, face), _lid_gaps(edit.target, face)
+    assert np.all(after <= (1 + MAX_EYE_WIDENING) * before + 1e-6)
+    assert np.all(after > 1.2 * before)  # still visibly wider: the limit scales the opening, it does not cancel it
+    # the model alone would more than double the smiling astronaut's eyes, so without the limit this test fails
+    monkeypatch.setattr(photo_geometry, "MAX_EYE_WIDENING", 10.0)
+    unlimited = edit_face_geometry(rgb, face, shipped_geometry, condition)
+    assert np.all(_lid_gaps(unlimited.target, face) > (1 + MAX_EYE_WIDENING) * before)
+
+
+def test_the_eye_limit_leaves_closing_lids_and_sideways_moves_alone():
+    source = np.zeros((68, 2))
+    for upper, lower in EYELID_PAIRS:
+        source[upper], source[lower] = (upper, 10.0), (upper, 14.0)  # gaps of 4 px
+    moves = np.zeros((68, 2))
+    moves[37], moves[41] = (1.0, -3.0), (0.5, 3.0)  # opens by 6 px, more than the limit allows
+    moves[43], moves[47] = (0.0, 1.0), (0.0, -1.0)  # closes: untouched
+    limited = limit_eye_widening(source, moves)
+    allowed = MAX_EYE_WIDENING * 4.0
+    np.testing.assert_allclose(limited[[37, 41]], [(1.0, -allowed / 2), (0.5, allowed / 2)])
+    np.testing.assert_array_equal(limited[[43, 47]], moves[[43, 47]])
+    np.testing.assert_array_equal(np.delete(limited, [37, 41], 0), np.delete(moves, [37, 41], 0))
 
 
 def test_warp_without_a_squeeze_is_plain_bicubic_sampling():
