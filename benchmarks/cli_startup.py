@@ -16,7 +16,6 @@ median and worst wall-clock seconds over ``--repeats`` runs:
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import statistics
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 
 from learn_synthfaces import cpu_name
+from results_csv import write_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "hf_segan" / "assets" / "examples" / "astronaut.jpg"
@@ -74,11 +74,7 @@ def main() -> None:
             rows.append(row)
             print(f"| {name} | {row['median_s']} | {row['worst_s']} | {args.repeats} |")
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["cpu", *rows[0]])
-            writer.writeheader()
-            writer.writerows({"cpu": cpu_name(), **row} for row in rows)
+        write_rows(args.out, [{"cpu": cpu_name(), **row} for row in rows])
 
 
 if __name__ == "__main__":

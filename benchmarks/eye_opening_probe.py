@@ -23,13 +23,12 @@ reads back (green) and where the warp put them (red).
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 from pathlib import Path
 
 import cv2
 import numpy as np
-from real_photos import write_atomic
+from results_csv import write_rows
 
 from hf_segan.alignment import AlignedFace, find_faces
 from hf_segan.face_api_parity import development_photos
@@ -179,11 +178,7 @@ def main() -> None:
     args = parser.parse_args()
     strips: list[np.ndarray] = []
     rows = [row for name, rgb in development_photos().items() for row in probe(name, rgb, strips)]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(Path(args.csv), buffer.getvalue())
+    write_rows(Path(args.csv), rows)
     plot(rows, Path(args.plot))
     columns = len(SHOWN) + 1
     grid = [np.concatenate(strips[i : i + columns], 1) for i in range(0, len(strips), columns)]

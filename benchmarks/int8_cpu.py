@@ -36,7 +36,6 @@ they can pay only if they are, by more than the conversions around them cost.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import re
@@ -50,6 +49,7 @@ import numpy as np
 import torch
 from inference import measure
 from learn_synthfaces import cpu_name
+from results_csv import append_rows
 
 from hf_segan import default_model_path
 from hf_segan.data.synthfaces import load_synthfaces
@@ -300,17 +300,6 @@ def main() -> None:
                 for op, ms in times.items()
             ]
         append_rows(Path(args.out).with_name("int8_cpu_ops.csv"), op_rows)
-
-
-def append_rows(out: Path, rows: list[dict]) -> None:
-    """Append ``rows`` to the CSV ``out`` (header written when the file is new)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    new = not out.exists()
-    with out.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
 
 
 if __name__ == "__main__":

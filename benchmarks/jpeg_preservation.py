@@ -11,13 +11,13 @@ box, where the paste region never reaches. Differences are in 8-bit levels over 
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from results_csv import write_rows
 from skimage import data
 
 from hf_segan.alignment import detect_faces
@@ -68,11 +68,7 @@ def main() -> None:
                 row["far_changed_fraction"] = round(float((difference > 0).mean()), 4)
                 rows.append(row)
                 print(row)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(Path(args.out), rows)
 
 
 def _keep(original: Image.Image) -> io.BytesIO:

@@ -13,7 +13,6 @@ and before, and the seconds per edit.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs"))
 from make_figures import EXPRESSIONS, sample_photos
+from results_csv import write_rows
 
 from hf_segan.landmarks import detect_landmarks, landmarks_in_box
 from hf_segan.pipeline import SeganPipeline, default_model_path
@@ -75,14 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(",".join(row), flush=True)
                 print(",".join(str(v) for v in row.values()), flush=True)
     if args.csv:
-        path = Path(args.csv)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        tmp.replace(path)
+        write_rows(Path(args.csv), rows)
     return 0
 
 

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import importlib
 import io
 import os
@@ -58,6 +57,7 @@ from unittest import mock
 import cv2
 import numpy as np
 from PIL import Image
+from results_csv import write_rows
 
 import hf_segan  # before torch (cli_startup imports it): hf_segan sets OpenMP's wait policy as the CLI gets it
 
@@ -276,14 +276,12 @@ def main() -> None:
                 rows.append({"photo": name, "statistic": "median", "encode": seconds, "megabytes": megabytes})
     machine["load_before"], machine["load_after"] = load_before, os.getloadavg()[0]
     print(f"load average after the run: {machine['load_after']:.1f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     fields = ["photo", "megapixels", "format", "target", "statistic", *STAGES, "total", "megabytes", *machine]
-    with args.out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        for row in rows:
-            row = row | machine
-            writer.writerow({key: round(value, 4) if isinstance(value, float) else value for key, value in row.items()})
+    rounded = [
+        {key: round(value, 4) if isinstance(value, float) else value for key, value in (row | machine).items()}
+        for row in rows
+    ]
+    write_rows(args.out, rounded, fields)
     print(f"wrote {args.out}")
 
 

@@ -25,7 +25,7 @@ from skimage import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from learn_synthfaces import cpu_name
-from real_recipe_cost import write_rows
+from results_csv import write_rows
 
 from hf_segan.constants import EXPRESSIONS
 from hf_segan.data.convert.common import CardText, ConversionSummary, SplitSource, jpeg_image, png_image, write_dataset
@@ -87,7 +87,8 @@ def main() -> None:
             row["cpu"] = cpu_name()
             rows.append(row)
             print(", ".join(f"{key} {value}" for key, value in row.items()), flush=True)
-    write_rows(rows, Path(args.out))
+    write_rows(Path(args.out), rows)
+    print(f"Wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -21,11 +21,11 @@ The same report is written (atomically) as OUT/real_photos_<model>.md and .csv. 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 from learn_synthfaces import cpu_name
+from results_csv import write_text_atomic
 
 from hf_segan.metrics.expression_geometry import MEASURES, THRESHOLDS
 from hf_segan.photo_evaluation import (
@@ -38,13 +38,6 @@ from hf_segan.photo_evaluation import (
     tracked_verdict,
 )
 from hf_segan.pipeline import SeganPipeline, default_model_path
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def main() -> None:
@@ -64,8 +57,8 @@ def main() -> None:
     records = evaluate_photos(pipe, photos)
     report = report_markdown(f"Real-photo edits by {name}", photos, records)
     out = Path(args.out)
-    write_atomic(out / f"real_photos_{name}.md", report)
-    write_atomic(out / f"real_photos_{name}.csv", results_csv(records))
+    write_text_atomic(out / f"real_photos_{name}.md", report)
+    write_text_atomic(out / f"real_photos_{name}.csv", results_csv(records))
     print()
     print(report)
     print("Verdicts (issue 20, 'Done when'):")

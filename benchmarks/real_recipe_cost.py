@@ -17,7 +17,6 @@ measurement.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from learn_synthfaces import cpu_name
+from results_csv import write_rows
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,16 +89,6 @@ def run(recipe: dict, steps: int, output_dir: Path, threads: int, count_flops: b
     return time.perf_counter() - start, result.stdout
 
 
-def write_rows(rows: list[dict], out: Path) -> None:
-    """The rows as a CSV file (one column per key of the first row)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"Wrote {out}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -135,7 +125,8 @@ def main() -> None:
         }
         rows.append(row)
         print(", ".join(f"{key} {value}" for key, value in row.items()), flush=True)
-    write_rows(rows, Path(args.out))
+    write_rows(Path(args.out), rows)
+    print(f"Wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ process's peak resident memory (server and clients share the process) and append
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import queue
 import resource
@@ -27,6 +26,7 @@ import torch
 from gradio_client import Client, handle_file
 from learn_synthfaces import cpu_name
 from PIL import Image
+from results_csv import append_rows
 
 from hf_segan.space import CONCURRENCY_LIMIT, build_demo, example_photos, launch_demo
 
@@ -107,22 +107,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def append_csv(row: dict, path: Path) -> None:
-    """Append ``row`` (with a header for a new file) by rewriting the file through a temp file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    existing = path.read_text() if path.exists() else ""
-    if existing and existing.splitlines()[0] != ",".join(row):
-        raise SystemExit(f"{path} has other columns than this script writes; pass another --out.")
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, newline="") as handle:
-        handle.write(existing)
-        writer = csv.DictWriter(handle, fieldnames=list(row))
-        if not existing:
-            writer.writeheader()
-        writer.writerow(row)
-    os.chmod(handle.name, 0o644)
-    os.replace(handle.name, path)
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny", help="'tiny' (random test-size model), 'default', or a folder/id")
@@ -177,7 +161,7 @@ def main(argv: list[str] | None = None) -> dict:
     print("|---|---|---|---|---|---|---|")
     row = [f"{len(latencies)}/{args.requests}", f"{p50:.2f}", f"{p95:.2f}", f"{max(latencies):.2f}", f"{wall:.1f}"]
     print(f"| {' | '.join(row)} | {result['throughput_rps']:.2f} | {result['peak_rss_mb']} |")
-    append_csv(result, args.out)
+    append_rows(args.out, [result])
     return result
 
 

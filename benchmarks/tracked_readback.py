@@ -21,15 +21,13 @@ and turned by +-10 degrees), nothing here comes from an edit's own field:
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 from pathlib import Path
 
 import cv2
 import numpy as np
 from brow_readback import KnownBrowMove
 from eye_opening_probe import warp_lids
-from real_photos import write_atomic
+from results_csv import write_rows
 
 from hf_segan.alignment import find_faces
 from hf_segan.expressions import expression_condition
@@ -170,12 +168,7 @@ def main() -> None:
         print(f"{photo.name} done", flush=True)
     print_similarities(similarity, landmark_noise(photos))
     print_warps(warps)
-    buffer = io.StringIO()
-    columns = list(dict.fromkeys(key for row in similarity + warps for key in row))
-    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(similarity + warps)
-    write_atomic(Path(args.csv), buffer.getvalue())
+    write_rows(Path(args.csv), similarity + warps)
     print(f"\nWrote {args.csv}")
 
 
