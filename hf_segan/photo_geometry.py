@@ -184,12 +184,14 @@ def edit_face_geometry(
     """Move the face ``face`` (aligned from its landmarks, e.g. by :func:`~hf_segan.alignment.find_faces`) of
     ``rgb`` toward ``condition``.
 
-    The geometry model's displacements toward ``condition`` are multiplied by ``intensity * scale`` (``intensity``
-    0 changes nothing; ``scale`` is the pipeline's ``geometry_scale``), and each region's landmarks by its factor in
-    ``region_scales`` (the pipeline's ``geometry_region_scales``, keyed by :data:`SCALE_GROUPS`; groups not named
-    keep 1). The field is built on
-    the face's aligned crop (its side is the field's resolution) and sampled at the photo's full resolution. Where
-    the field would fold, only the region moving nearest to the fold is scaled down, step by step.
+    The geometry model's displacements toward ``condition`` are multiplied by ``scale`` (the pipeline's
+    ``geometry_scale``) and each region's landmarks by its factor in ``region_scales`` (the pipeline's
+    ``geometry_region_scales``, keyed by :data:`SCALE_GROUPS`; groups not named keep 1); that full-strength edit is
+    held within what a face can do (:func:`limit_brow_descent`, :func:`limit_eye_widening`) and only then multiplied
+    by ``intensity`` (0 changes nothing), so half the intensity is always half of the edit, never the same capped
+    move. The field is built on the face's aligned crop (its side is the field's resolution) and sampled at the
+    photo's full resolution. Where the field would fold, only the region moving nearest to the fold is scaled down,
+    step by step.
     """
     if face.landmarks is None:
         raise ValueError("This face was found without landmarks (Haar fallback); a geometric edit needs them.")
@@ -197,12 +199,10 @@ def edit_face_geometry(
     source = np.asarray(face.landmarks, np.float64)
     points = _apply(face.inverse, source)
     predicted = geometry.predict_targets(torch.from_numpy(source)[None], condition[None])[0].numpy()
-    moves = (
-        (predicted - source)
-        * (intensity * scale)
-        * (movable_landmarks(regions) * region_scales_per_landmark(region_scales))[:, None]
+    full = (
+        (predicted - source) * scale * (movable_landmarks(regions) * region_scales_per_landmark(region_scales))[:, None]
     )
-    moves = limit_eye_widening(source, limit_brow_descent(source, moves))
+    moves = limit_eye_widening(source, limit_brow_descent(source, full)) * intensity
     limit, anchors = face_mask(source, size), forehead_anchors(source)
     shares = dict.fromkeys(REGION_LANDMARKS, 1.0)
     while True:

@@ -425,6 +425,10 @@ def test_a_fold_at_the_mouth_scales_down_only_the_mouth(shipped_geometry, astron
     assert mouth_move < 4.0 * np.linalg.norm(plain.target[mouth] - plain.source[mouth], axis=1).mean()
 
 
+#: The landmarks each limit holds back: the lids (eye widening) in surprise, the brows (brow descent) in anger.
+LIMITED_LANDMARKS = {"surprise": (37, 38, 40, 41, 43, 44, 46, 47), "anger": tuple(range(17, 27))}
+
+
 def _lid_gaps(points, face):
     upright = points @ face.matrix[:, :2].T + face.matrix[:, 2]
     return np.array([upright[lower, 1] - upright[upper, 1] for upper, lower in EYELID_PAIRS])
@@ -441,6 +445,25 @@ def test_surprise_widens_each_eye_by_at_most_half_its_height(shipped_geometry, a
     monkeypatch.setattr(photo_geometry, "MAX_EYE_WIDENING", 10.0)
     unlimited = edit_face_geometry(rgb, face, shipped_geometry, condition)
     assert np.all(_lid_gaps(unlimited.target, face) > (1 + MAX_EYE_WIDENING) * before)
+
+
+@pytest.mark.parametrize("expression", ["surprise", "anger"])
+def test_half_the_intensity_moves_every_landmark_half_as_far_even_where_a_limit_binds(
+    shipped_geometry, astronaut_face, expression
+):
+    rgb, face = astronaut_face
+    condition = expression_condition(expression, 1.0)
+    full = edit_face_geometry(rgb, face, shipped_geometry, condition, 1.0)
+    half = edit_face_geometry(rgb, face, shipped_geometry, condition, 0.5)
+    assert full.applied == half.applied == 1.0
+    np.testing.assert_allclose(half.target - half.source, 0.5 * (full.target - full.source), atol=1e-9)
+    # the limits do bind at full strength here: the model's own moves are longer than those applied
+    source = np.asarray(face.landmarks, np.float64)
+    predicted = shipped_geometry.predict_targets(torch.from_numpy(source)[None], condition[None])[0].numpy()
+    limited = list(LIMITED_LANDMARKS[expression])
+    model_move = np.linalg.norm((predicted - source)[limited], axis=1).sum()
+    applied_move = np.linalg.norm(((full.target - full.source) @ face.matrix[:, :2].T)[limited], axis=1).sum()
+    assert applied_move < 0.9 * model_move
 
 
 def test_the_eye_limit_leaves_closing_lids_and_sideways_moves_alone():
