@@ -32,8 +32,8 @@ from results_csv import write_rows
 
 from hf_segan.alignment import AlignedFace, find_faces
 from hf_segan.face_api_parity import development_photos
-from hf_segan.landmarks import detect_landmarks, landmarks_in_box
-from hf_segan.metrics.expression_geometry import EYELID_PAIRS, expression_measures, face_frame_points
+from hf_segan.landmarks import EYELID_PAIRS, detect_landmarks, landmarks_in_box
+from hf_segan.metrics.expression_geometry import expression_measures, face_frame_points
 from hf_segan.photo_geometry import MIN_JACOBIAN
 from hf_segan.warp_field import eye_distance, face_mask, field_in_photo, forehead_anchors, landmark_field, warp_photo
 

@@ -58,6 +58,8 @@ LANDMARK_GROUPS: dict[str, range] = {
     "inner_lips": range(60, 68),
 }
 NUM_LANDMARKS = 68
+#: Upper and lower eyelid points facing each other (two pairs per eye): an eye's opening is their gap.
+EYELID_PAIRS: tuple[tuple[int, int], ...] = ((37, 41), (38, 40), (43, 47), (44, 46))
 
 #: Photos and boxes larger than this many times a network's input side are area-shrunk before its bilinear resize.
 PRESHRINK_FACTOR = 4

@@ -17,8 +17,7 @@ import numpy as np
 import torch
 
 from .alignment import AlignedFace
-from .landmarks import LANDMARK_GROUPS
-from .metrics.expression_geometry import EYELID_PAIRS
+from .landmarks import EYELID_PAIRS, LANDMARK_GROUPS
 from .models.geometry import LandmarkGeometryModel
 from .mouth_interior import fill_opened_mouth
 from .warp_field import (

@@ -20,7 +20,7 @@ from hf_segan.data.synthfaces import render_face, sample_identity
 from hf_segan.data.synthfaces.landmarks import synthfaces_landmarks
 from hf_segan.data.synthfaces.params import PROTOTYPES, split_identity_ids
 from hf_segan.expressions import expression_condition
-from hf_segan.metrics.expression_geometry import EYELID_PAIRS
+from hf_segan.landmarks import EYELID_PAIRS
 from hf_segan.metrics.photo_fidelity import (
     SHARPNESS_TOLERANCE,
     box_mask,

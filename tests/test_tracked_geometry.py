@@ -8,8 +8,8 @@ from face_shapes import TEMPLATE_MEASURES, neutral_face
 from skimage import data
 
 from hf_segan.alignment import find_faces
-from hf_segan.landmarks import detect_landmarks
-from hf_segan.metrics.expression_geometry import EYELID_PAIRS, INNER_BROW_ENDS, THRESHOLDS, expression_measures
+from hf_segan.landmarks import EYELID_PAIRS, detect_landmarks
+from hf_segan.metrics.expression_geometry import INNER_BROW_ENDS, THRESHOLDS, expression_measures
 from hf_segan.metrics.tracked_geometry import TRACKED_MEASURES, track_landmarks, tracked_checks
 from hf_segan.warp_field import eye_distance, face_mask, field_in_photo, forehead_anchors, landmark_field, warp_photo
 

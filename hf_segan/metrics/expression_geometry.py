@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..expressions import check_intensity
-from ..landmarks import LANDMARK_GROUPS
+from ..landmarks import EYELID_PAIRS, LANDMARK_GROUPS
 
 #: iBUG-300W indices used by the measures (image-left side first).
 LEFT_BROW = tuple(LANDMARK_GROUPS["left_brow"])
@@ -31,8 +31,6 @@ LEFT_EYE = tuple(LANDMARK_GROUPS["left_eye"])
 RIGHT_EYE = tuple(LANDMARK_GROUPS["right_eye"])
 INNER_BROW_ENDS = (21, 22)
 MOUTH_CORNERS = (48, 54)
-#: Upper and lower eyelid points facing each other (two pairs per eye).
-EYELID_PAIRS = ((37, 41), (38, 40), (43, 47), (44, 46))
 #: Upper and lower inner-lip points facing each other.
 INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 #: Centre of the line where the lips meet: the inner upper and inner lower lip's middle points.
