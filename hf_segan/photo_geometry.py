@@ -57,6 +57,10 @@ MAX_BROW_DESCENT = 0.4
 #: more of the eyeball than the photo shows, and a warp can only make it by stretching the iris and lashes, which
 #: reads as a cartoon stare (SynthFaces' surprise doubles a smiling eye's opening).
 MAX_EYE_WIDENING = 0.5
+#: An eye is reported as kept shut when the expression asks it to open by more than a pixel of the field's crop (a
+#: visible move) and :data:`MAX_EYE_WIDENING` lets it open by less than this share of that: the photo shows too
+#: little of the eye (closed, or nearly) for its own pixels to open it.
+KEPT_SHUT_SHARE = 0.25
 #: The smallest Jacobian determinant the warp may have (see :meth:`DisplacementField.min_jacobian`); an edit whose
 #: field squeezes or stretches more than this is scaled down until it does not.
 MIN_JACOBIAN = 0.35
@@ -68,14 +72,16 @@ MAX_SHRINKS = 12
 @dataclass(frozen=True)
 class GeometryEdit:
     """One face's geometric edit: the whole photo after it, the (H, W) bool mask of pixels it changed, the face's
-    landmarks before and after (photo pixels), and the share of the predicted moves that was applied (below 1
-    where the warp would otherwise have folded)."""
+    landmarks before and after (photo pixels), the share of the predicted moves that was applied (below 1
+    where the warp would otherwise have folded), and whether an eye the expression opens had to stay shut
+    (:func:`eyes_kept_shut`)."""
 
     image: np.ndarray
     changed: np.ndarray
     source: np.ndarray
     target: np.ndarray
     applied: float = 1.0
+    eyes_kept_shut: bool = False
 
 
 def mouth_opening(points: np.ndarray, size: int) -> np.ndarray:
@@ -111,6 +117,19 @@ def limit_eye_widening(source: np.ndarray, moves: np.ndarray) -> np.ndarray:
         if opening > room:
             moves[[upper, lower], 1] *= room / opening
     return moves
+
+
+def eyes_kept_shut(asked: np.ndarray, allowed: np.ndarray) -> bool:
+    """True when, for an eye, the moves ``asked`` open it visibly (by more than a crop pixel on average over its lid
+    pairs) and the ``allowed`` moves (after :func:`limit_eye_widening`) keep less than :data:`KEPT_SHUT_SHARE` of
+    that opening."""
+    for pairs in (EYELID_PAIRS[:2], EYELID_PAIRS[2:]):
+        upper, lower = (list(ids) for ids in zip(*pairs, strict=True))
+        opening = float(np.mean(asked[lower, 1] - asked[upper, 1]))
+        kept = float(np.mean(allowed[lower, 1] - allowed[upper, 1]))
+        if opening > 1.0 and kept < KEPT_SHUT_SHARE * opening:
+            return True
+    return False
 
 
 def movable_landmarks(regions: Sequence[str] | None) -> np.ndarray:
@@ -201,7 +220,9 @@ def edit_face_geometry(
     full = (
         (predicted - source) * scale * (movable_landmarks(regions) * region_scales_per_landmark(region_scales))[:, None]
     )
-    moves = limit_eye_widening(source, limit_brow_descent(source, full)) * intensity
+    limited = limit_eye_widening(source, limit_brow_descent(source, full))
+    kept_shut = eyes_kept_shut(full, limited)
+    moves = limited * intensity
     limit, anchors = face_mask(source, size), forehead_anchors(source)
     shares = dict.fromkeys(REGION_LANDMARKS, 1.0)
     while True:
@@ -219,8 +240,8 @@ def edit_face_geometry(
     target_photo = _apply(face.inverse, source + moves)
     photo_field = field_in_photo(field, face.inverse, face.matrix, rgb.shape[:2])
     if photo_field is None:
-        return GeometryEdit(rgb.copy(), np.zeros(rgb.shape[:2], bool), points, target_photo, applied)
+        return GeometryEdit(rgb.copy(), np.zeros(rgb.shape[:2], bool), points, target_photo, applied, kept_shut)
     # warp_photo's result is the edit's one copy of the photo: the mouth is redrawn into it, not into another copy
     warped, changed = warp_photo(rgb, *photo_field)
     result, painted = fill_opened_mouth(warped, rgb, points, target_photo, in_place=True)
-    return GeometryEdit(result, changed | painted, points, target_photo, applied)
+    return GeometryEdit(result, changed | painted, points, target_photo, applied, kept_shut)

@@ -1,6 +1,7 @@
 """The geometry edit for photos: SynthFaces landmarks, the geometry model and its training, the dense field,
 the mouth interior and the pipeline's geometry-only photo edit."""
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -548,3 +549,22 @@ def test_squeeze_prefilter_blurs_only_the_window_it_reads_with_the_whole_photos_
             whole = cv2.GaussianBlur(photo, (0, 0), sigma)
             expected = cv2.remap(whole, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
             np.testing.assert_array_equal(_remap_blurred(photo, map_x, map_y, sigma), expected)
+
+
+def test_eyes_shut_in_the_photo_stay_shut_and_the_user_is_told(bundled_pipe, astronaut_face):
+    rgb, face = astronaut_face
+    shut = np.array(face.landmarks, np.float64)
+    for upper, lower in EYELID_PAIRS:  # each lower lid 0.2 crop pixels below its upper lid: nearly closed
+        shut[lower, 1] = shut[upper, 1] + 0.2
+    closed = dataclasses.replace(face, landmarks=shut)
+    condition = expression_condition("surprise", 1.0)
+    edit = edit_face_geometry(rgb, closed, bundled_pipe.geometry, condition)
+    assert edit.eyes_kept_shut
+    assert np.all(_lid_gaps(edit.target, face) <= (1 + MAX_EYE_WIDENING) * _lid_gaps(edit.source, face) + 1e-6)
+    notes = bundled_pipe.edit_photo(rgb, "surprise", faces=[closed]).notes
+    assert any("closed" in note for note in notes)
+    # open eyes (the smiling astronaut's, narrow but open) are widened as far as the limit allows, with no such note
+    assert not edit_face_geometry(rgb, face, bundled_pipe.geometry, condition).eyes_kept_shut
+    assert not any("closed" in note for note in bundled_pipe.edit_photo(rgb, "surprise", faces=[face]).notes)
+    # an expression that does not open the eyes says nothing about them either
+    assert not any("closed" in note for note in bundled_pipe.edit_photo(rgb, "happy", faces=[closed]).notes)
