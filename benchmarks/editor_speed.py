@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import torch
+from results_csv import write_text_atomic
 
 from hf_segan.constants import EXPRESSIONS, FACE_PARSING_CLASSES
 from hf_segan.models.editor import EDITOR_PRESETS, HierarchicalExpressionGenerator
@@ -47,11 +46,7 @@ def time_editor(editor: torch.nn.Module, inputs: tuple[torch.Tensor, ...], warmu
 
 
 def write_json(data: dict, path: Path) -> None:
-    """Write atomically: a temp file in the same folder, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-        json.dump(data, handle, indent=2)
-    os.replace(handle.name, path)
+    write_text_atomic(path, json.dumps(data, indent=2))
 
 
 def main(argv: list[str] | None = None) -> dict:

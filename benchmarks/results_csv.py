@@ -1,33 +1,27 @@
 """How every benchmark writes its results: atomically, as CSV rows or as text.
 
 A benchmark can run for an hour and be stopped at any moment; its results file must then be either the old one or
-the new one, never half of either. So each write goes to a hidden temporary file next to the target (created like
-any file, so it follows the umask) and is renamed over it. Appending rewrites the file the same way, and refuses
-rows whose columns differ from the file's header instead of mixing two layouts in one file; appended lines end the
-way the file's lines already do.
+the new one, never half of either. So each write goes through the package's own atomic writer
+(:func:`hf_segan.io.atomic_path`: a hidden file beside the target, following the umask, renamed over it). Appending
+rewrites the file the same way, and refuses rows whose columns differ from the file's header instead of mixing two
+layouts in one file; appended lines end the way the file's lines already do.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from hf_segan.io import atomic_path
+
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one rename (the folder is created when missing)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(temporary, "w", newline="") as handle:  # newline="": the text's line ends are written as they are
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    """Replace ``path`` with ``text`` in one rename (the folder is created when missing; see
+    :func:`hf_segan.io.atomic_path`)."""
+    with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
+        handle.write(text)  # newline="": the text's line ends are written as they are
 
 
 def _csv_text(rows: list[Mapping], columns: list[str], header: bool, line_end: str = "\n") -> str:

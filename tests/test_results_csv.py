@@ -56,7 +56,7 @@ def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
     def crash(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr("results_csv.os.replace", crash)
+    monkeypatch.setattr("hf_segan.io.os.replace", crash)
     with pytest.raises(OSError, match="disk full"):
         write_text_atomic(out, "new\n")
     assert out.read_text() == "old\n"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -138,6 +137,7 @@ def _run_photos(args: argparse.Namespace, names: list[str], pipes: list, photos:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    from ..io import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)

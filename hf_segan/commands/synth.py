@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from ..constants import EXPRESSIONS
@@ -34,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..data.synthfaces import make_contact_sheet, write_imagefolder
+    from ..io import atomic_path
 
     if args.out_dir is None and args.contact_sheet is None:
         raise ValueError("Nothing to do: give OUT_DIR and/or --contact-sheet PNG.")
@@ -53,9 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.contact_sheet is not None:
         sheet = make_contact_sheet(args.sheet_identities, size=args.sheet_size, split=args.split, seed=args.seed)
         path = Path(args.contact_sheet)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        sheet.save(tmp, format="PNG", optimize=True)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            sheet.save(tmp, format="PNG", optimize=True)
         print(f"Wrote contact sheet {path} ({sheet.width}x{sheet.height})")
     return 0
