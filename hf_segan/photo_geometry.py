@@ -220,9 +220,8 @@ def edit_face_geometry(
     full = (
         (predicted - source) * scale * (movable_landmarks(regions) * region_scales_per_landmark(region_scales))[:, None]
     )
-    limited = limit_eye_widening(source, limit_brow_descent(source, full))
-    kept_shut = eyes_kept_shut(full, limited)
-    moves = limited * intensity
+    moves = limit_eye_widening(source, limit_brow_descent(source, full)) * intensity
+    kept_shut = eyes_kept_shut(full * intensity, moves)
     limit, anchors = face_mask(source, size), forehead_anchors(source)
     shares = dict.fromkeys(REGION_LANDMARKS, 1.0)
     while True:

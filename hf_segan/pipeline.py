@@ -592,7 +592,7 @@ class SeganPipeline(DiffusionPipeline):
                     f"The expression was applied at {edit.applied:.0%} of its full strength on one face: more would "
                     "have folded the face's pixels over each other."
                 )
-            if edit.eyes_kept_shut and intensity > 0:
+            if edit.eyes_kept_shut:
                 notes.append(
                     "The eyes of one face are closed (or nearly) in the photo: moving its own pixels cannot open them, "
                     "so they were not opened."

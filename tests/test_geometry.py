@@ -566,5 +566,7 @@ def test_eyes_shut_in_the_photo_stay_shut_and_the_user_is_told(bundled_pipe, ast
     # open eyes (the smiling astronaut's, narrow but open) are widened as far as the limit allows, with no such note
     assert not edit_face_geometry(rgb, face, bundled_pipe.geometry, condition).eyes_kept_shut
     assert not any("closed" in note for note in bundled_pipe.edit_photo(rgb, "surprise", faces=[face]).notes)
+    # at an intensity that asks for less than a pixel of opening nothing visible was held back, so nothing is said
+    assert not edit_face_geometry(rgb, closed, bundled_pipe.geometry, condition, 0.1).eyes_kept_shut
     # an expression that does not open the eyes says nothing about them either
     assert not any("closed" in note for note in bundled_pipe.edit_photo(rgb, "happy", faces=[closed]).notes)
