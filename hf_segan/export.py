@@ -79,7 +79,7 @@ def export_onnx(pipe: SeganPipeline, path: str | os.PathLike, opset: int = 17, w
 def session_options(threads: int | None = None) -> onnxruntime.SessionOptions:
     """ONNX Runtime session options for an exported graph: ``threads`` intra-op threads (default: ONNX Runtime's
     own), and idle worker threads that sleep instead of spinning on the cores after each call, which slowed
-    whatever ran next (measured: eager PyTorch right after a call took twice as long on 2 cores)."""
+    whatever ran next (docs/performance.md has the measurement)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
