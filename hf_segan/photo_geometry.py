@@ -21,11 +21,13 @@ from .landmarks import EYELID_PAIRS, LANDMARK_GROUPS
 from .models.geometry import LandmarkGeometryModel
 from .mouth_interior import fill_opened_mouth
 from .warp_field import (
+    FACE_MASK_BELOW_JAW,
     RADIUS_PER_EYE_DISTANCE,
     eye_distance,
     face_mask,
     field_in_photo,
     forehead_anchors,
+    jaw_anchors,
     landmark_field,
     warp_photo,
     wendland,
@@ -36,6 +38,13 @@ REGION_LANDMARKS: dict[str, tuple[int, ...]] = {
     "eyes": tuple(i for group in ("left_brow", "right_brow", "left_eye", "right_eye") for i in LANDMARK_GROUPS[group]),
     "nose": tuple(LANDMARK_GROUPS["nose"]),
     "mouth": tuple(i for group in ("outer_lips", "inner_lips") for i in LANDMARK_GROUPS[group]),
+}
+
+#: The landmarks whose moves each region owns when the fold guard scales a region down: the mouth's include the jaw
+#: that carries its opening (:func:`open_mouth_with_the_jaw`), which the geometry model itself never moves.
+REGION_MOVES: dict[str, tuple[int, ...]] = {
+    **REGION_LANDMARKS,
+    "mouth": (*LANDMARK_GROUPS["jaw"], *REGION_LANDMARKS["mouth"]),
 }
 
 #: The landmark groups whose moves the pipeline's ``geometry_region_scales`` may strengthen or weaken separately.
@@ -61,6 +70,19 @@ MAX_EYE_WIDENING = 0.5
 #: visible move) and :data:`MAX_EYE_WIDENING` lets it open by less than this share of that: the photo shows too
 #: little of the eye (closed, or nearly) for its own pixels to open it.
 KEPT_SHUT_SHARE = 0.25
+#: When the mouth opens, the upper lip rises by at most this share of the opening and the lower lip drops by the
+#: rest: the upper lip hangs from the skull and the lower one rides on the jaw, so a real mouth opens mostly
+#: downward. SynthFaces draws an opening mouth as an ellipse that grows both ways; on a photo that pushed the upper
+#: lip up into the skin below the nose (Grace Hopper's surprise: 0.16 eye distances), a pout of swollen lips.
+UPPER_LIP_SHARE = 0.35
+#: The chin follows the lower lip's drop by this share, the jaw line's other points by less toward the ears that
+#: hinge it. A lower lip dropping over a still chin squeezes the chin; a chin that follows in full stretches the
+#: cheeks, and on a wrinkled face that loses more of the face's sharpness than the fidelity bound allows (see
+#: docs/real_photos.md, "The jaw carries the opening").
+JAW_FOLLOW = 0.5
+UPPER_LIP = (49, 50, 51, 52, 53, 61, 62, 63)
+LOWER_LIP = (55, 56, 57, 58, 59, 65, 66, 67)
+
 #: The smallest Jacobian determinant the warp may have (see :meth:`DisplacementField.min_jacobian`); an edit whose
 #: field squeezes or stretches more than this is scaled down until it does not.
 MIN_JACOBIAN = 0.35
@@ -132,6 +154,35 @@ def eyes_kept_shut(asked: np.ndarray, allowed: np.ndarray) -> bool:
     return False
 
 
+def open_mouth_with_the_jaw(source: np.ndarray, moves: np.ndarray) -> np.ndarray:
+    """``moves`` with a mouth opening carried by the jaw (points in an upright crop: y down).
+
+    The opening is the gap the moves open between the middle points of the inner lips (62 above, 66 below). Where
+    the upper lip rises by more than :data:`UPPER_LIP_SHARE` of it, both lips are shifted down by the excess, fully
+    in the middle and fading to nothing at the corners (a half cosine across the mouth), so the opening is the
+    same and the corners stay where the expression puts them. The jaw line then follows the lower lip's drop: the
+    chin (8) by :data:`JAW_FOLLOW` of it, each other jaw point in proportion to its height below the hinge (the
+    height of the jaw line's ends, 0 and 16). A mouth that does not open is returned as it was.
+    """
+    opening = moves[66, 1] - moves[62, 1]
+    if opening <= 0:
+        return moves
+    moves = moves.copy()
+    excess = -moves[62, 1] - UPPER_LIP_SHARE * opening
+    if excess > 0:
+        lips = list(UPPER_LIP + LOWER_LIP)
+        middle, half_width = (source[48, 0] + source[54, 0]) / 2, abs(source[54, 0] - source[48, 0]) / 2
+        across = np.clip((source[lips, 0] - middle) / max(half_width, 1e-6), -1.0, 1.0)
+        moves[lips, 1] += excess * np.cos(across * np.pi / 2)
+    drop = float(moves[[65, 66, 67], 1].mean())
+    if drop > 0:
+        jaw = list(LANDMARK_GROUPS["jaw"])
+        hinge = source[[jaw[0], jaw[-1]], 1].mean()
+        reach = np.clip((source[jaw, 1] - hinge) / max(source[8, 1] - hinge, 1e-6), 0.0, 1.0)
+        moves[jaw, 1] += JAW_FOLLOW * drop * reach
+    return moves
+
+
 def movable_landmarks(regions: Sequence[str] | None) -> np.ndarray:
     """(68,) bool: the landmarks that ``regions`` (None = all of :data:`REGION_LANDMARKS`) allow to move."""
     names = tuple(REGION_LANDMARKS) if regions is None else tuple(regions)
@@ -160,10 +211,11 @@ def region_scales_per_landmark(scales: Mapping[str, float] | None) -> np.ndarray
 
 
 def _per_landmark(shares: Mapping[str, float]) -> np.ndarray:
-    """(68,) factors: each region's share on its landmarks (:data:`REGION_LANDMARKS`), 1 elsewhere."""
+    """(68,) factors: each region's share on the landmarks whose moves it owns (:data:`REGION_MOVES`), 1
+    elsewhere."""
     factors = np.ones(68)
     for name, share in shares.items():
-        factors[list(REGION_LANDMARKS[name])] = share
+        factors[list(REGION_MOVES[name])] = share
     return factors
 
 
@@ -182,7 +234,7 @@ def _folding_region(field, target: np.ndarray, moves: np.ndarray, size: int) -> 
     reach = RADIUS_PER_EYE_DISTANCE * eye_distance(target)
     strength = np.linalg.norm(moves[moving], axis=1) * wendland(distance, reach)
     culprit = moving[np.argmax(strength) if strength.max() > 0 else np.argmin(distance)]
-    return next(name for name, ids in REGION_LANDMARKS.items() if culprit in ids)
+    return next(name for name, ids in REGION_MOVES.items() if culprit in ids)
 
 
 def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -205,11 +257,11 @@ def edit_face_geometry(
     The geometry model's displacements toward ``condition`` are multiplied by ``scale`` (the pipeline's
     ``geometry_scale``) and each region's landmarks by its factor in ``region_scales`` (the pipeline's
     ``geometry_region_scales``, keyed by :data:`SCALE_GROUPS`; groups not named keep 1); that full-strength edit is
-    held within what a face can do (:func:`limit_brow_descent`, :func:`limit_eye_widening`) and only then multiplied
-    by ``intensity`` (0 changes nothing), so half the intensity is always half of the edit, never the same capped
-    move. The field is built on the face's aligned crop (its side is the field's resolution) and sampled at the
-    photo's full resolution. Where the field would fold, only the region moving nearest to the fold is scaled down,
-    step by step.
+    held within what a face can do (:func:`limit_brow_descent`, :func:`limit_eye_widening`), its mouth opened by the
+    jaw (:func:`open_mouth_with_the_jaw`), and only then multiplied by ``intensity`` (0 changes nothing), so half
+    the intensity is always half of the edit, never the same capped move. The field is built on the face's aligned
+    crop (its side is the field's resolution) and sampled at the photo's full resolution. Where the field would
+    fold, only the region moving nearest to the fold is scaled down, step by step.
     """
     if face.landmarks is None:
         raise ValueError("This face was found without landmarks (Haar fallback); a geometric edit needs them.")
@@ -220,9 +272,14 @@ def edit_face_geometry(
     full = (
         (predicted - source) * scale * (movable_landmarks(regions) * region_scales_per_landmark(region_scales))[:, None]
     )
-    moves = limit_eye_widening(source, limit_brow_descent(source, full)) * intensity
+    limited = limit_eye_widening(source, limit_brow_descent(source, full))
+    moves = open_mouth_with_the_jaw(source, limited) * intensity
     kept_shut = eyes_kept_shut(full * intensity, moves)
-    limit, anchors = face_mask(source, size), forehead_anchors(source)
+    if np.any(moves[list(LANDMARK_GROUPS["jaw"])]):
+        limit = face_mask(source, size, below_jaw=FACE_MASK_BELOW_JAW)
+        anchors = np.concatenate([forehead_anchors(source), jaw_anchors(source)])
+    else:
+        limit, anchors = face_mask(source, size), forehead_anchors(source)
     shares = dict.fromkeys(REGION_LANDMARKS, 1.0)
     while True:
         applied_moves = moves * _per_landmark(shares)[:, None]
@@ -233,7 +290,7 @@ def edit_face_geometry(
         shares[folding] *= SHRINK_STEP
         if shares[folding] < SHRINK_STEP**MAX_SHRINKS:
             shares[folding] = 0.0
-    moved = [name for name in REGION_LANDMARKS if np.any(moves[list(REGION_LANDMARKS[name])])]
+    moved = [name for name in REGION_MOVES if np.any(moves[list(REGION_MOVES[name])])]
     applied = min((shares[name] for name in moved), default=1.0)
     moves = applied_moves
     target_photo = _apply(face.inverse, source + moves)

@@ -34,15 +34,19 @@ from hf_segan.mouth_interior import NEARBY_COLOUR_RADIUS, NEARBY_COLOUR_TOLERANC
 from hf_segan.photo_evaluation import Photo, find_face, rotate_photo
 from hf_segan.photo_geometry import (
     FIELD_SIZE,
+    JAW_FOLLOW,
     MAX_EYE_WIDENING,
     REGION_LANDMARKS,
     SCALE_GROUPS,
+    UPPER_LIP_SHARE,
     edit_face_geometry,
     limit_eye_widening,
+    open_mouth_with_the_jaw,
 )
 from hf_segan.pipeline import SeganPipeline, default_model_path
 from hf_segan.warp_field import (
     REGULARISATION,
+    RESAMPLING,
     eye_distance,
     face_mask,
     field_in_photo,
@@ -481,7 +485,7 @@ def test_the_eye_limit_leaves_closing_lids_and_sideways_moves_alone():
     np.testing.assert_array_equal(np.delete(limited, [37, 41], 0), np.delete(moves, [37, 41], 0))
 
 
-def test_warp_without_a_squeeze_is_plain_bicubic_sampling():
+def test_warp_without_a_squeeze_is_plain_resampling():
     rng = np.random.default_rng(3)
     photo = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
     box = (10, 12, 70, 50)
@@ -490,10 +494,41 @@ def test_warp_without_a_squeeze_is_plain_bicubic_sampling():
     warped, changed = warp_photo(photo, box, displacement)
     map_x = np.arange(10, 70, dtype=np.float32) + displacement[..., 0]
     map_y = np.arange(12, 50, dtype=np.float32)[:, None] + displacement[..., 1]
-    bicubic = cv2.remap(photo, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    plain = cv2.remap(photo, map_x, map_y, interpolation=RESAMPLING, borderMode=cv2.BORDER_REFLECT)
     inside = photo[12:50, 10:70].reshape(-1, 3)
     assert changed[12:50, 10:70].all() and changed.sum() == 38 * 60
-    assert np.array_equal(warped[12:50, 10:70], np.clip(bicubic, inside.min(0), inside.max(0)))
+    assert np.array_equal(warped[12:50, 10:70], np.clip(plain, inside.min(0), inside.max(0)))
+
+
+def test_a_half_pixel_shift_keeps_most_of_the_finest_detail():
+    """A shift removes no detail, so an ideal resampler keeps all of it; a 4 x 4 bicubic kernel keeps half the
+    Laplacian variance of texture near the pixel scale at a half-pixel offset, which is where a warped face lost
+    its sharpness."""
+    rng = np.random.default_rng(0)
+    noise = cv2.GaussianBlur(rng.integers(0, 256, (120, 120, 3), dtype=np.uint8).astype(np.float32), (0, 0), 0.7)
+    photo = np.clip(128 + 4 * (noise - 128), 0, 255).astype(np.uint8)
+    displacement = np.full((120, 120, 2), 0.5, np.float32)
+    warped, _ = warp_photo(photo, (0, 0, 120, 120), displacement)
+    inside = np.zeros(photo.shape[:2], bool)
+    inside[10:-10, 10:-10] = True
+    assert sharpness_ratio(photo, warped, inside) > 0.6
+
+
+def test_an_opening_mouth_is_carried_by_the_jaw():
+    points = _face_points()
+    moves = np.zeros((68, 2))
+    moves[[50, 51, 52, 61, 62, 63], 1] = -4.0  # the upper lip up by 4 crop pixels, the lower one down by 4
+    moves[[56, 57, 58, 65, 66, 67], 1] = 4.0
+    carried = open_mouth_with_the_jaw(points, moves)
+    assert carried[66, 1] - carried[62, 1] == pytest.approx(8.0, abs=0.05)  # the same opening...
+    assert -carried[62, 1] <= UPPER_LIP_SHARE * 8.0 + 0.05  # ...mostly below: the upper lip rises by its share
+    np.testing.assert_array_equal(carried[[48, 54, 60, 64]], moves[[48, 54, 60, 64]])  # corners stay
+    assert carried[8, 1] == pytest.approx(JAW_FOLLOW * carried[[65, 66, 67], 1].mean())  # the chin follows
+    # the jaw line less and less toward its ends, which hinge it
+    assert 0 < carried[4, 1] < carried[6, 1] < carried[8, 1] and np.all(carried[[0, 16], 1] < 0.1 * carried[8, 1])
+    np.testing.assert_array_equal(carried[17:48], moves[17:48])
+    closing = -moves
+    assert open_mouth_with_the_jaw(points, closing) is closing
 
 
 @pytest.fixture(scope="module")
@@ -508,6 +543,37 @@ def test_squeezing_features_of_a_soft_photo_keeps_its_sharpness_within_ten_perce
     face = find_face(Photo("astronaut_rot+10", "astronaut", photo))
     edited = np.asarray(bundled_pipe.edit_photo(photo, "happy", 1.0).image.convert("RGB"))
     assert abs(sharpness_ratio(photo, edited, box_mask(photo.shape, face.box)) - 1.0) <= SHARPNESS_TOLERANCE
+
+
+@pytest.fixture(scope="module")
+def grace_hopper_photo():
+    from matplotlib import cbook
+
+    with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def test_surprise_drops_the_jaw_and_keeps_a_wrinkled_face_sharp(bundled_pipe, grace_hopper_photo):
+    """SynthFaces opens a mouth both ways, which pushed Grace Hopper's upper lip into the skin under her nose; the
+    opening now comes from the jaw. A chin that follows the lower lip in full, or bicubic resampling, took her
+    wrinkled face below 90% of its sharpness (issue 20's bound)."""
+    photo = grace_hopper_photo
+    face = find_face(Photo("grace_hopper", "grace_hopper", photo))
+    found, _ = find_faces(photo, "largest", size=FIELD_SIZE)
+    edit = edit_face_geometry(photo, found[0], bundled_pipe.geometry, expression_condition("surprise", 1.0))
+    upright = (edit.target - edit.source) @ found[0].matrix[:, :2].T
+    opening = upright[66, 1] - upright[62, 1]
+    assert opening > 0.2 * eye_distance(found[0].landmarks)
+    # the upper lip's middle rises by its share (a little more just off the mouth's middle), and the chin drops
+    assert -upright[62, 1] <= (UPPER_LIP_SHARE + 0.02) * opening and upright[8, 1] > 0.1 * opening
+    source = np.asarray(found[0].landmarks, np.float64)
+    condition = expression_condition("surprise", 1.0)
+    predicted = bundled_pipe.geometry.predict_targets(torch.from_numpy(source)[None], condition[None])[0].numpy()
+    model = predicted - source
+    assert -model[62, 1] > 0.4 * (model[66, 1] - model[62, 1])  # the model alone opens the mouth both ways
+    edited = np.asarray(bundled_pipe.edit_photo(photo, "surprise", 1.0).image.convert("RGB"))
+    report = photo_fidelity(photo, edited, face.points, face.box)
+    assert report.sharpness_passed and report.outside_passed, report
 
 
 def test_an_opened_mouth_adds_no_colour_the_face_did_not_have_nearby(bundled_pipe):
@@ -547,7 +613,7 @@ def test_squeeze_prefilter_blurs_only_the_window_it_reads_with_the_whole_photos_
         map_x, map_y = cols + 3 * np.sin(rows / 7), rows + 2 * np.cos(cols / 5)
         for sigma in (0.5, 2.0):
             whole = cv2.GaussianBlur(photo, (0, 0), sigma)
-            expected = cv2.remap(whole, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+            expected = cv2.remap(whole, map_x, map_y, interpolation=RESAMPLING, borderMode=cv2.BORDER_REFLECT)
             np.testing.assert_array_equal(_remap_blurred(photo, map_x, map_y, sigma), expected)
 
 
