@@ -30,7 +30,12 @@ from hf_segan.metrics.photo_fidelity import (
     sharpness_ratio,
 )
 from hf_segan.models.geometry import LandmarkGeometryModel, eye_frame, to_eye_frame
-from hf_segan.mouth_interior import NEARBY_COLOUR_RADIUS, NEARBY_COLOUR_TOLERANCE, fill_opened_mouth
+from hf_segan.mouth_interior import (
+    NEARBY_COLOUR_RADIUS,
+    NEARBY_COLOUR_TOLERANCE,
+    fill_opened_mouth,
+    teeth_gap,
+)
 from hf_segan.photo_evaluation import Photo, find_face, rotate_photo
 from hf_segan.photo_geometry import (
     FIELD_SIZE,
@@ -303,6 +308,52 @@ def test_an_opening_mouth_is_filled_with_the_faces_own_dark_lip_colours():
     closing[60:68] = points[60:68]
     same, nothing = fill_opened_mouth(photo, photo, target, closing)
     assert not nothing.any() and np.array_equal(same, photo)
+
+
+def _open_mouth_photo(gap_row: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A 256 px face whose mouth is open 12 px at its middle: skin, a bright band of "teeth" filling the opening
+    and, with ``gap_row``, a dark row across its middle (two rows of teeth parted)."""
+    points = _face_points(256)
+    points[[61, 62, 63], 1] -= 6
+    points[[65, 66, 67], 1] += 6
+    photo = np.full((256, 256, 3), (200, 150, 130), np.uint8)
+    cv2.fillPoly(photo, [np.round(points[60:68] * 16).astype(np.int32)], (245, 245, 235), cv2.LINE_8, 4)
+    cv2.polylines(photo, [np.round(points[60:68]).astype(np.int32)], True, (150, 60, 60), 2)  # the lips' edge
+    if gap_row:
+        middle = np.round(points[[62, 66], 1].mean()).astype(int)
+        photo[middle - 1 : middle + 2, :] = np.where(
+            photo[middle - 1 : middle + 2, :] == (245, 245, 235), np.uint8(60), photo[middle - 1 : middle + 2, :]
+        )
+    return photo, points
+
+
+def test_teeth_move_with_the_lips_instead_of_staying_or_stretching():
+    photo, points = _open_mouth_photo(gap_row=False)
+    assert teeth_gap(photo, points) == 1.0  # one row of teeth: all of it hangs from the upper lip
+    target = points.copy()
+    target[[61, 62, 63], 1] -= 3  # the upper lip rises by 3 px, the lower one drops by 9
+    target[[65, 66, 67], 1] += 9
+    result, _ = fill_opened_mouth(photo, photo, points, target)
+    x = round(points[62, 0])
+    column = result[:, x].astype(int).sum(1)
+    top, bottom = round(target[62, 1]) - 2, round(target[66, 1]) + 2
+    teeth = np.flatnonzero(column[top : bottom + 1] > 650) + top  # bright: (245, 245, 235) sums to 725
+    middle = points[[62, 66], 1].mean()
+    assert abs(teeth.mean() - (middle - 3)) < 1.5  # the teeth rose with the upper lip...
+    assert len(teeth) <= 14  # ...unstretched (12 px tall, a pixel of feather either side)...
+    assert column[teeth.max() + 3 : round(target[66, 1]) - 2].max() < 650  # ...and what opened below is not teeth
+
+
+def test_parted_teeth_rows_follow_their_own_lip():
+    photo, points = _open_mouth_photo(gap_row=True)
+    assert 0.3 < teeth_gap(photo, points) < 0.7
+    target = points.copy()
+    target[[65, 66, 67], 1] += 8  # the jaw drops by 8 px: the lower row goes with it
+    result, _ = fill_opened_mouth(photo, photo, points, target)
+    x = round(points[62, 0])
+    column = result[:, x].astype(int).sum(1)
+    lower_row = round(points[66, 1]) - 3  # bright in the source, just above the lower lip
+    assert column[lower_row + 8] > 650 and column[lower_row] < 400  # moved down by 8, dark where it was
 
 
 @pytest.fixture(scope="module")
