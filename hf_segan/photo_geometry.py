@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .alignment import AlignedFace
+from .glasses import wears_glasses
 from .landmarks import EYELID_PAIRS, LANDMARK_GROUPS
 from .models.geometry import LandmarkGeometryModel
 from .mouth_interior import fill_opened_mouth
@@ -95,8 +96,9 @@ MAX_SHRINKS = 12
 class GeometryEdit:
     """One face's geometric edit: the whole photo after it, the (H, W) bool mask of pixels it changed, the face's
     landmarks before and after (photo pixels), the share of the predicted moves that was applied (below 1
-    where the warp would otherwise have folded), and whether an eye the expression opens had to stay shut
-    (:func:`eyes_kept_shut`)."""
+    where the warp would otherwise have folded), whether an eye the expression opens had to stay shut
+    (:func:`eyes_kept_shut`), and whether the face wears glasses, so that its brows were left still
+    (:func:`~hf_segan.glasses.wears_glasses`)."""
 
     image: np.ndarray
     changed: np.ndarray
@@ -104,6 +106,7 @@ class GeometryEdit:
     target: np.ndarray
     applied: float = 1.0
     eyes_kept_shut: bool = False
+    glasses: bool = False
 
 
 def mouth_opening(points: np.ndarray, size: int) -> np.ndarray:
@@ -259,9 +262,10 @@ def edit_face_geometry(
     ``geometry_region_scales``, keyed by :data:`SCALE_GROUPS`; groups not named keep 1); that full-strength edit is
     held within what a face can do (:func:`limit_brow_descent`, :func:`limit_eye_widening`), its mouth opened by the
     jaw (:func:`open_mouth_with_the_jaw`), and only then multiplied by ``intensity`` (0 changes nothing), so half
-    the intensity is always half of the edit, never the same capped move. The field is built on the face's aligned
-    crop (its side is the field's resolution) and sampled at the photo's full resolution. Where the field would
-    fold, only the region moving nearest to the fold is scaled down, step by step.
+    the intensity is always half of the edit, never the same capped move. On a face that wears glasses the brows do
+    not move at all (:func:`~hf_segan.glasses.wears_glasses`). The field is built on the face's aligned crop (its
+    side is the field's resolution) and sampled at the photo's full resolution. Where the field would fold, only the
+    region moving nearest to the fold is scaled down, step by step.
     """
     if face.landmarks is None:
         raise ValueError("This face was found without landmarks (Haar fallback); a geometric edit needs them.")
@@ -272,6 +276,9 @@ def edit_face_geometry(
     full = (
         (predicted - source) * scale * (movable_landmarks(regions) * region_scales_per_landmark(region_scales))[:, None]
     )
+    glasses = wears_glasses(face.crop, source)
+    if glasses:  # the landmark net's brows lie on the frame: moving them would bend it
+        full[list(SCALE_GROUPS["brows"])] = 0.0
     limited = limit_eye_widening(source, limit_brow_descent(source, full))
     moves = open_mouth_with_the_jaw(source, limited) * intensity
     kept_shut = eyes_kept_shut(full * intensity, moves)
@@ -296,8 +303,10 @@ def edit_face_geometry(
     target_photo = _apply(face.inverse, source + moves)
     photo_field = field_in_photo(field, face.inverse, face.matrix, rgb.shape[:2])
     if photo_field is None:
-        return GeometryEdit(rgb.copy(), np.zeros(rgb.shape[:2], bool), points, target_photo, applied, kept_shut)
+        return GeometryEdit(
+            rgb.copy(), np.zeros(rgb.shape[:2], bool), points, target_photo, applied, kept_shut, glasses
+        )
     # warp_photo's result is the edit's one copy of the photo: the mouth is redrawn into it, not into another copy
     warped, changed = warp_photo(rgb, *photo_field)
     result, painted = fill_opened_mouth(warped, rgb, points, target_photo, in_place=True)
-    return GeometryEdit(result, changed | painted, points, target_photo, applied, kept_shut)
+    return GeometryEdit(result, changed | painted, points, target_photo, applied, kept_shut, glasses)

@@ -592,6 +592,11 @@ class SeganPipeline(DiffusionPipeline):
                     f"The expression was applied at {edit.applied:.0%} of its full strength on one face: more would "
                     "have folded the face's pixels over each other."
                 )
+            if edit.glasses:
+                notes.append(
+                    "One face wears glasses: the landmarks put its brows on the frame, and moving them would bend the "
+                    "frame, so the brows were not moved."
+                )
             if edit.eyes_kept_shut:
                 notes.append(
                     "The eyes of one face are closed (or nearly) in the photo: moving its own pixels cannot open them, "

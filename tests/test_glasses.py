@@ -1,0 +1,81 @@
+"""Glasses: found on Grace Hopper (who wears them) and not on the astronaut (who does not), in every view of the
+development set; found on the astronaut once a frame is drawn on her; and a face with glasses keeps its brows (the
+frame) still in a geometric edit, with a note saying why."""
+
+import cv2
+import numpy as np
+import pytest
+
+from hf_segan.alignment import find_faces
+from hf_segan.expressions import expression_condition
+from hf_segan.glasses import wears_glasses
+from hf_segan.photo_evaluation import development_photos
+from hf_segan.photo_geometry import FIELD_SIZE, SCALE_GROUPS, edit_face_geometry
+from hf_segan.pipeline import SeganPipeline, default_model_path
+from hf_segan.warp_field import eye_distance
+
+BROWS = list(SCALE_GROUPS["brows"])
+
+
+@pytest.fixture(scope="module")
+def views():
+    """Each development view (plain, mirrored, turned by -10 and +10 degrees) and its largest aligned face."""
+    return {
+        photo.name: (photo, find_faces(photo.rgb, "largest", size=FIELD_SIZE)[0][0]) for photo in development_photos()
+    }
+
+
+@pytest.mark.parametrize("name", ["grace_hopper", "grace_hopper_flip", "grace_hopper_rot-10", "grace_hopper_rot+10"])
+def test_glasses_are_found_on_grace_hopper(views, name):
+    _, face = views[name]
+    assert wears_glasses(face.crop, face.landmarks)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "astronaut_flip", "astronaut_rot-10", "astronaut_rot+10"])
+def test_no_glasses_on_the_astronaut(views, name):
+    _, face = views[name]
+    assert not wears_glasses(face.crop, face.landmarks)
+
+
+def _draw_frame(crop: np.ndarray, points: np.ndarray, bridge: bool) -> np.ndarray:
+    """A dark frame drawn on the crop: a rectangle around each eye, and the bridge between them if asked."""
+    drawn = crop.copy()
+    distance = eye_distance(points)
+    for eye in (slice(36, 42), slice(42, 48)):
+        centre = points[eye].mean(0)
+        half = np.array([0.36, 0.3]) * distance
+        corners = np.round([centre - half, centre + half]).astype(int)
+        cv2.rectangle(drawn, tuple(map(int, corners[0])), tuple(map(int, corners[1])), (25, 20, 20), 2)
+    if bridge:
+        y = round(points[36:48, 1].mean())
+        x0, x1 = round(points[36:42, 0].mean() + 0.36 * distance), round(points[42:48, 0].mean() - 0.36 * distance)
+        cv2.line(drawn, (x0, y), (x1, y), (25, 20, 20), 2)
+    return drawn
+
+
+def test_a_frame_drawn_on_a_bare_face_is_found_and_needs_its_bridge(views):
+    _, face = views["astronaut"]
+    assert wears_glasses(_draw_frame(face.crop, face.landmarks, bridge=True), face.landmarks)
+    # rims without a bridge: lines under the eyes alone (wrinkles, a lid's shadow) are not glasses
+    assert not wears_glasses(_draw_frame(face.crop, face.landmarks, bridge=False), face.landmarks)
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return SeganPipeline.from_pretrained(default_model_path())
+
+
+def test_a_face_with_glasses_keeps_its_brows_and_frame_still(bundled, views):
+    photo, face = views["grace_hopper"]
+    condition = expression_condition("surprise", 1.0)
+    edit = edit_face_geometry(photo.rgb, face, bundled.geometry, condition)
+    assert edit.glasses
+    np.testing.assert_array_equal(edit.target[BROWS], edit.source[BROWS])
+    assert np.abs(edit.target[36:48] - edit.source[36:48]).max() > 1.0  # the eyes still open
+    note = [n for n in bundled.edit_photo(photo.rgb, "surprise", 1.0).notes if "glasses" in n]
+    assert note and "brows were not moved" in note[0]
+    # without glasses the same expression raises the brows
+    bare_photo, bare = views["astronaut"]
+    bare_edit = edit_face_geometry(bare_photo.rgb, bare, bundled.geometry, condition)
+    assert not bare_edit.glasses
+    assert (bare_edit.source[BROWS, 1] - bare_edit.target[BROWS, 1]).mean() > 1.0
