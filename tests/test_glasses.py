@@ -8,7 +8,7 @@ import pytest
 
 from hf_segan.alignment import find_faces
 from hf_segan.expressions import expression_condition
-from hf_segan.glasses import wears_glasses
+from hf_segan.glasses import BRIDGE_EDGE, RIM_EDGE, glasses_edges, wears_glasses
 from hf_segan.photo_evaluation import development_photos
 from hf_segan.photo_geometry import FIELD_SIZE, SCALE_GROUPS, edit_face_geometry
 from hf_segan.pipeline import SeganPipeline, default_model_path
@@ -51,6 +51,19 @@ def _draw_frame(crop: np.ndarray, points: np.ndarray, bridge: bool) -> np.ndarra
         x0, x1 = round(points[36:42, 0].mean() + 0.36 * distance), round(points[42:48, 0].mean() - 0.36 * distance)
         cv2.line(drawn, (x0, y), (x1, y), (25, 20, 20), 2)
     return drawn
+
+
+def test_blur_and_size_do_not_change_the_answer(views):
+    """A quarter-size Grace Hopper still wears glasses; a blurred astronaut, whose softened lower lids pass the
+    rims' threshold, still does not: the bridge tells them apart."""
+    grace, _ = views["grace_hopper"]
+    small = cv2.resize(grace.rgb, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    face = find_faces(small, "largest", size=FIELD_SIZE)[0][0]
+    assert wears_glasses(face.crop, face.landmarks)
+    astronaut, _ = views["astronaut"]
+    face = find_faces(cv2.GaussianBlur(astronaut.rgb, (0, 0), 2), "largest", size=FIELD_SIZE)[0][0]
+    bridge, *rims = glasses_edges(face.crop, face.landmarks)
+    assert min(rims) >= RIM_EDGE and bridge < BRIDGE_EDGE and not wears_glasses(face.crop, face.landmarks)
 
 
 def test_a_frame_drawn_on_a_bare_face_is_found_and_needs_its_bridge(views):
