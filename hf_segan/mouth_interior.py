@@ -90,6 +90,15 @@ def _lip_moves_along(source: np.ndarray, target: np.ndarray, lip: list[int], s: 
     return np.stack([np.interp(s, at[order], moves[order, axis]) for axis in (0, 1)], -1)
 
 
+def _contour_depth(source: np.ndarray, lip: list[int], s: np.ndarray) -> np.ndarray:
+    """How far below the corner line (toward the chin) the ``lip`` contour runs at positions ``s`` along the
+    mouth."""
+    origin, along, down = _mouth_frame(source)
+    at, depth = (source[lip] - origin) @ along, (source[lip] - origin) @ down
+    order = np.argsort(at)
+    return np.interp(s, at[order], depth[order])
+
+
 def teeth_gap(original: np.ndarray, source: np.ndarray) -> float:
     """Where the source opening's interior splits into the part that moves with the upper lip and the part that
     moves with the lower lip, as a share of the opening's height (0 at the upper inner lip, 1 at the lower one):
@@ -113,15 +122,6 @@ def teeth_gap(original: np.ndarray, source: np.ndarray) -> float:
     return float(shares[darkest]) if rows[darkest] < TEETH_GAP_DARKNESS * float(np.median(rows)) else 1.0
 
 
-def _contour_depth(source: np.ndarray, lip: list[int], s: np.ndarray) -> np.ndarray:
-    """How far below the corner line (toward the chin) the ``lip`` contour runs at positions ``s`` along the
-    mouth."""
-    origin, along, down = _mouth_frame(source)
-    at, depth = (source[lip] - origin) @ along, (source[lip] - origin) @ down
-    order = np.argsort(at)
-    return np.interp(s, at[order], depth[order])
-
-
 def _polygon_mask(points: np.ndarray, origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
     mask = np.zeros(shape, np.uint8)
     cv2.fillPoly(mask, [np.round((points - origin) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
@@ -132,8 +132,8 @@ def fill_opened_mouth(
     warped: np.ndarray, original: np.ndarray, source: np.ndarray, target: np.ndarray, *, in_place: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Redraw the inside of the mouth of ``warped`` (photo pixels, landmarks ``target``) from ``original``
-    (landmarks ``source``): where the new opening overlaps the old one, the original interior (teeth) unwarped, so
-    teeth are never stretched; where it is new, the dark lip-line gradient. Returns ``(result, painted)``,
+    (landmarks ``source``): the original interior (teeth) moved with the lips, never stretched (see
+    :func:`teeth_gap`); where no original interior reaches, the dark lip-line gradient. Returns ``(result, painted)``,
     ``painted`` the (H, W) bool mask of pixels it changed (empty when the target mouth is closed).
 
     ``result`` is a new photo, or with ``in_place`` ``warped`` itself, redrawn inside the mouth's box: for a
@@ -198,14 +198,13 @@ def _moved_interior(
     gap = teeth_gap(original, source)
     # sampling overshoot is clipped to the colours of the source pixels around the mouth, as in the warp itself
     low, high = original[y0:y1, x0:x1].reshape(-1, 3).min(0), original[y0:y1, x0:x1].reshape(-1, 3).max(0)
-    interior = dark * 1.0
+    interior = dark.copy()
     covered = np.zeros(xs.shape)
+    top, bottom = _contour_depth(source, UPPER_INNER_LIP, s), _contour_depth(source, LOWER_INNER_LIP, s)
     parts = [(UPPER_INNER_LIP, "upper")] + ([(LOWER_INNER_LIP, "lower")] if gap < 1.0 else [])
     for lip, part in parts:
         came_from = pixels - _lip_moves_along(source, target, lip, s)
         map_x, map_y = came_from[..., 0].astype(np.float32), came_from[..., 1].astype(np.float32)
-        top = _contour_depth(source, UPPER_INNER_LIP, s)
-        bottom = _contour_depth(source, LOWER_INNER_LIP, s)
         share = ((came_from - origin) @ down - top) / np.maximum(bottom - top, 1e-6)
         side = share < gap if part == "upper" else share >= gap
         in_box_x, in_box_y = (map_x - np.float32(x0)), (map_y - np.float32(y0))
