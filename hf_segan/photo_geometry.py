@@ -81,6 +81,8 @@ UPPER_LIP_SHARE = 0.35
 #: cheeks, and on a wrinkled face that loses more of the face's sharpness than the fidelity bound allows (see
 #: docs/real_photos.md, "The jaw carries the opening").
 JAW_FOLLOW = 0.5
+#: The points of the upper and of the lower lip (outer and inner contours, corners excluded) that an opening
+#: shifts down together (:func:`open_mouth_with_the_jaw`).
 UPPER_LIP = (49, 50, 51, 52, 53, 61, 62, 63)
 LOWER_LIP = (55, 56, 57, 58, 59, 65, 66, 67)
 
