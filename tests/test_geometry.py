@@ -50,6 +50,7 @@ from hf_segan.photo_geometry import (
 )
 from hf_segan.pipeline import SeganPipeline, default_model_path
 from hf_segan.warp_field import (
+    FACE_MASK_BELOW_JAW,
     REGULARISATION,
     RESAMPLING,
     eye_distance,
@@ -255,6 +256,18 @@ def test_field_is_zero_outside_the_face_and_carries_the_mouth_corners():
         assert abs(came_from[0] - x) < 0.4 and abs(came_from[1] - y - 3.0) < 0.4, (i, came_from, (x, y))
     far = np.round(points[8] + [0, 10]).astype(int)  # below the chin
     assert not changed[far[1], far[0]]
+
+
+def test_room_below_the_jaw_only_when_asked_and_only_as_far_as_asked():
+    points = _face_points()
+    distance = eye_distance(points)
+    chin = points[8]
+    plain, room = face_mask(points, 128), face_mask(points, 128, below_jaw=FACE_MASK_BELOW_JAW)
+    near = np.round(chin + np.array([0.0, 0.25 * distance])).astype(int)
+    far = np.round(chin + np.array([0.0, 0.55 * distance])).astype(int)
+    assert plain[near[1], near[0]] == 0 and room[near[1], near[0]] > 0.5  # the dropping chin may move there
+    assert room[far[1], far[0]] == 0  # nothing past the room given
+    np.testing.assert_array_equal(room[plain > 0] > 0, True)  # the face itself stays inside
 
 
 def test_field_is_the_kernel_interpolation_it_defines():
