@@ -255,6 +255,7 @@ def edit_face_geometry(
     regions: Sequence[str] | None = None,
     scale: float = 1.0,
     region_scales: Mapping[str, float] | None = None,
+    glasses: bool | None = None,
 ) -> GeometryEdit:
     """Move the face ``face`` (aligned from its landmarks, e.g. by :func:`~hf_segan.alignment.find_faces`) of
     ``rgb`` toward ``condition``.
@@ -265,9 +266,9 @@ def edit_face_geometry(
     held within what a face can do (:func:`limit_brow_descent`, :func:`limit_eye_widening`), its mouth opened by the
     jaw (:func:`open_mouth_with_the_jaw`), and only then multiplied by ``intensity`` (0 changes nothing), so half
     the intensity is always half of the edit, never the same capped move. On a face that wears glasses the brows do
-    not move at all (:func:`~hf_segan.glasses.wears_glasses`). The field is built on the face's aligned crop (its
-    side is the field's resolution) and sampled at the photo's full resolution. Where the field would fold, only the
-    region moving nearest to the fold is scaled down, step by step.
+    not move at all: ``glasses`` None finds out (:func:`~hf_segan.glasses.wears_glasses`), True or False says. The
+    field is built on the face's aligned crop (its side is the field's resolution) and sampled at the photo's full
+    resolution. Where the field would fold, only the region moving nearest to the fold is scaled down, step by step.
     """
     if face.landmarks is None:
         raise ValueError("This face was found without landmarks (Haar fallback); a geometric edit needs them.")
@@ -278,7 +279,7 @@ def edit_face_geometry(
     full = (
         (predicted - source) * scale * (movable_landmarks(regions) * region_scales_per_landmark(region_scales))[:, None]
     )
-    glasses = wears_glasses(face.crop, source)
+    glasses = wears_glasses(face.crop, source) if glasses is None else bool(glasses)
     if glasses:  # the landmark net's brows lie on the frame: moving them would bend it
         full[list(SCALE_GROUPS["brows"])] = 0.0
     limited = limit_eye_widening(source, limit_brow_descent(source, full))

@@ -487,6 +487,7 @@ class SeganPipeline(DiffusionPipeline):
         margin: float = 1.0,
         box: FaceBox | Sequence[float] | None = None,
         feather: float = 0.08,
+        glasses: bool | None = None,
     ) -> PhotoEditResult:
         """Edit the face(s) of a whole photo and return the whole photo (alpha kept). Pixels outside the edited
         part of each face stay byte-identical.
@@ -504,6 +505,10 @@ class SeganPipeline(DiffusionPipeline):
             margin: zoom-out of the aligned crop (1 = the training template).
             box: a precomputed face box ``(x, y, width, height)`` instead of detection.
             feather: width of the blend ramp at the face's edge (fraction of the crop side) for the learned edit.
+            glasses: whether the faces wear glasses, for the geometric edit: the landmarks put such a face's brows
+                on the frame, so its brows do not move (a moved brow would bend the frame). None (default) finds out
+                from each face's pixels (:func:`~hf_segan.glasses.wears_glasses`); True or False overrides that for
+                every face edited, e.g. False for thin frames above which the brows are seen.
         """
         self._require_editor()
         if isinstance(faces, str):
@@ -514,6 +519,8 @@ class SeganPipeline(DiffusionPipeline):
             if box is not None:
                 raise ValueError("pass either box or a list of found faces as faces, not both.")
         expression_condition(expression, intensity)  # validate before any work
+        if glasses is not None and not isinstance(glasses, bool):
+            raise ValueError(f"glasses must be None (find out), True or False, got {glasses!r}.")
         loaded = as_image(photo, name="photo")
         rgb, alpha, notes = loaded.rgb, loaded.alpha, list(loaded.notes)
         if box is not None and not isinstance(box, FaceBox):
@@ -522,7 +529,9 @@ class SeganPipeline(DiffusionPipeline):
             box = FaceBox(*map(float, box))
         real_photo_editor = bool(self.editor.config.get("trained_on_real_photos", False))
         if self.geometry is not None:
-            result, boxes = self._edit_geometry(rgb, expression, intensity, regions, faces, box, loaded.source, notes)
+            result, boxes = self._edit_geometry(
+                rgb, expression, intensity, regions, faces, box, loaded.source, notes, glasses
+            )
             if real_photo_editor:
                 aligned = align_found_faces(result, boxes, size=self.config.resolution, margin=margin)
                 result = self._paste_learned_edit(result, aligned, expression, intensity, regions, feather)
@@ -554,7 +563,7 @@ class SeganPipeline(DiffusionPipeline):
             image.putalpha(Image.fromarray(alpha))
         return PhotoEditResult(image=image, faces=boxes, notes=notes)
 
-    def _edit_geometry(self, rgb, expression, intensity, regions, faces, box, source, notes):
+    def _edit_geometry(self, rgb, expression, intensity, regions, faces, box, source, notes, glasses):
         """The geometry edit of each face, one after the other on the same photo; returns the photo and the faces'
         boxes (with eye centres from the landmarks)."""
         if box is not None:
@@ -585,6 +594,7 @@ class SeganPipeline(DiffusionPipeline):
                 regions,
                 scale=self.config.get("geometry_scale", 1.0),
                 region_scales=self.config.get("geometry_region_scales"),
+                glasses=glasses,
             )
             result = edit.image
             if edit.applied < 1.0:
@@ -592,10 +602,10 @@ class SeganPipeline(DiffusionPipeline):
                     f"The expression was applied at {edit.applied:.0%} of its full strength on one face: more would "
                     "have folded the face's pixels over each other."
                 )
-            if edit.glasses:
+            if edit.glasses and glasses is None:
                 notes.append(
                     "One face wears glasses: the landmarks put its brows on the frame, and moving them would bend the "
-                    "frame, so the brows were not moved."
+                    "frame, so the brows were not moved (glasses=False, or --glasses no, moves them anyway)."
                 )
             if edit.eyes_kept_shut:
                 notes.append(

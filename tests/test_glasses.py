@@ -5,8 +5,10 @@ frame) still in a geometric edit, with a note saying why."""
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from hf_segan.alignment import find_faces
+from hf_segan.cli import main
 from hf_segan.expressions import expression_condition
 from hf_segan.glasses import BRIDGE_EDGE, RIM_EDGE, glasses_edges, wears_glasses
 from hf_segan.photo_evaluation import development_photos
@@ -92,3 +94,39 @@ def test_a_face_with_glasses_keeps_its_brows_and_frame_still(bundled, views):
     bare_edit = edit_face_geometry(bare_photo.rgb, bare, bundled.geometry, condition)
     assert not bare_edit.glasses
     assert (bare_edit.source[BROWS, 1] - bare_edit.target[BROWS, 1]).mean() > 1.0
+
+
+def test_the_caller_can_say_whether_the_faces_wear_glasses(bundled, views, tmp_path):
+    """Detection can be wrong (thin frames above visible brows, a bare face with glasses-like lines): glasses=False
+    moves Grace Hopper's brows, glasses=True holds the astronaut's, and the notes then do not claim a detection."""
+    grace, face = views["grace_hopper"]
+    condition = expression_condition("surprise", 1.0)
+    moved = edit_face_geometry(grace.rgb, face, bundled.geometry, condition, glasses=False)
+    assert not moved.glasses and np.abs(moved.target[BROWS] - moved.source[BROWS]).max() > 1.0
+    astronaut, bare = views["astronaut"]
+    held = edit_face_geometry(astronaut.rgb, bare, bundled.geometry, condition, glasses=True)
+    assert held.glasses
+    np.testing.assert_array_equal(held.target[BROWS], held.source[BROWS])
+    result = bundled.edit_photo(astronaut.rgb, "surprise", 1.0, glasses=True)
+    assert not [note for note in result.notes if "glasses" in note]
+    with pytest.raises(ValueError, match="glasses must be None"):
+        bundled.edit_photo(astronaut.rgb, "surprise", glasses="yes")
+    # the CLI's --glasses gives the same photo as the Python argument
+    Image.fromarray(astronaut.rgb).save(tmp_path / "astronaut.png")
+    assert (
+        main(
+            [
+                "edit",
+                str(tmp_path / "astronaut.png"),
+                "--out",
+                str(tmp_path / "out"),
+                "--expression",
+                "surprise",
+                "--glasses",
+                "yes",
+            ]
+        )
+        == 0
+    )
+    written = np.asarray(Image.open(tmp_path / "out" / "astronaut.png").convert("RGB"))
+    np.testing.assert_array_equal(written, np.asarray(result.image.convert("RGB")))

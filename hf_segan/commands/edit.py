@@ -44,6 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--expression", default="happy", help="a name, or a blend such as happy=0.6,surprise=0.4")
     parser.add_argument("--intensity", type=float, default=1.0, help="0 = neutral .. 1 = full expression")
     parser.add_argument("--regions", nargs="+", help="only these region groups may change (e.g. mouth eyes)")
+    parser.add_argument(
+        "--glasses",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="photos: do the faces wear glasses? Their brows then stay still, as the landmarks put them on the frame "
+        "(auto: found from each face's pixels)",
+    )
     parser.add_argument("--all-faces", action="store_true", help="edit every detected face, not only the largest")
     parser.add_argument("--margin", type=float, default=1.0, help="zoom-out of the face crop (1 = training template)")
     parser.add_argument("--aligned", action="store_true", help="inputs are already aligned face crops: no detection")
@@ -129,10 +136,13 @@ def _edit_photos(pipe, jobs: list[tuple[Path, Path]], expression, args) -> Itera
     from ..pipeline import NonFiniteOutputError
 
     faces = "all" if args.all_faces else "largest"
+    glasses = {"auto": None, "yes": True, "no": False}[args.glasses]
     for path, target in jobs:
         try:
             loaded = load_image(path)
-            result = pipe.edit_photo(loaded, expression, args.intensity, args.regions, faces, args.margin)
+            result = pipe.edit_photo(
+                loaded, expression, args.intensity, args.regions, faces, args.margin, glasses=glasses
+            )
         except NonFiniteOutputError:
             raise
         except ValueError as error:
