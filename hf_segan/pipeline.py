@@ -605,7 +605,8 @@ class SeganPipeline(DiffusionPipeline):
             if edit.glasses and glasses is None:
                 notes.append(
                     "One face wears glasses: the landmarks put its brows on the frame, and moving them would bend the "
-                    "frame, so the brows were not moved (glasses=False, or --glasses no, moves them anyway)."
+                    "frame, so the brows were not moved; say it has none (glasses=False, --glasses no, or 'no' in the "
+                    "Space) to move them anyway."
                 )
             if edit.eyes_kept_shut:
                 notes.append(

@@ -72,6 +72,10 @@ SPACE_DEFAULT_MODEL_NOTICE = (
 T = TypeVar("T")
 
 
+#: The Space's glasses choices and what each tells :meth:`SeganPipeline.edit_photo` (``glasses``).
+GLASSES_CHOICES: dict[str, bool | None] = {"auto": None, "yes": True, "no": False}
+
+
 class LRUCache:
     """A thread-safe least-recently-used cache bounded by the bytes of its values, not their number: photos range
     from a few kB to hundreds of MB, so a count bound is either useless or wasteful.
@@ -220,29 +224,43 @@ class SpaceEditor:
         return (max(boxes, key=lambda box: box.area),) if boxes else ()
 
     def edit(
-        self, path: str | None, expression: str, intensity: float, regions: list[str] | None
+        self, path: str | None, expression: str, intensity: float, regions: list[str] | None, glasses: str = "auto"
     ) -> tuple[PreparedPhoto, SpaceEdit]:
-        """The photo and its edit toward ``expression``; ``regions`` are the region groups allowed to change."""
-        allowed = self._check_settings(expression, intensity, regions)
+        """The photo and its edit toward ``expression``; ``regions`` are the region groups allowed to change,
+        ``glasses`` one of :data:`GLASSES_CHOICES`."""
+        allowed = self._check_settings(expression, intensity, regions, glasses)
         digest, prepared = self.prepare(path)
-        return prepared, self._cached_edit(digest, prepared, expression, float(intensity), allowed)
+        return prepared, self._cached_edit(digest, prepared, expression, float(intensity), allowed, glasses)
 
     def all_expressions(
-        self, path: str | None, intensity: float, regions: list[str] | None
+        self, path: str | None, intensity: float, regions: list[str] | None, glasses: str = "auto"
     ) -> tuple[PreparedPhoto, list[tuple[SpaceEdit, str]]]:
         """The photo and one edit per expression, named; the photo is decoded once even when too big to cache."""
-        allowed = self._check_settings(EXPRESSIONS[0], intensity, regions)
+        allowed = self._check_settings(EXPRESSIONS[0], intensity, regions, glasses)
         digest, prepared = self.prepare(path)
-        edits = [(self._cached_edit(digest, prepared, name, float(intensity), allowed), name) for name in EXPRESSIONS]
+        edits = [
+            (self._cached_edit(digest, prepared, name, float(intensity), allowed, glasses), name)
+            for name in EXPRESSIONS
+        ]
         return prepared, edits
 
     def _cached_edit(
-        self, digest: str, prepared: PreparedPhoto, expression: str, intensity: float, allowed: tuple[str, ...] | None
+        self,
+        digest: str,
+        prepared: PreparedPhoto,
+        expression: str,
+        intensity: float,
+        allowed: tuple[str, ...] | None,
+        glasses: str,
     ) -> SpaceEdit:
-        key = (digest, expression, round(intensity, 4), allowed)
-        return self._edits.get_or_compute(key, lambda: self._edit(prepared, expression, intensity, allowed))
+        key = (digest, expression, round(intensity, 4), allowed, glasses)
+        return self._edits.get_or_compute(key, lambda: self._edit(prepared, expression, intensity, allowed, glasses))
 
-    def _check_settings(self, expression: str, intensity: float, regions: list[str] | None) -> tuple[str, ...] | None:
+    def _check_settings(
+        self, expression: str, intensity: float, regions: list[str] | None, glasses: str
+    ) -> tuple[str, ...] | None:
+        if glasses not in GLASSES_CHOICES:
+            raise gr.Error(f"Glasses must be one of {', '.join(GLASSES_CHOICES)}, got {glasses!r}.")
         if expression not in EXPRESSIONS:
             raise gr.Error(f"Unknown expression {expression!r}; choose one of {', '.join(EXPRESSIONS)}.")
         if intensity is None or not 0.0 <= float(intensity) <= 1.0:
@@ -257,12 +275,22 @@ class SpaceEditor:
         return tuple(sorted(regions))
 
     def _edit(
-        self, prepared: PreparedPhoto, expression: str, intensity: float, regions: tuple[str, ...] | None
+        self,
+        prepared: PreparedPhoto,
+        expression: str,
+        intensity: float,
+        regions: tuple[str, ...] | None,
+        glasses: str,
     ) -> SpaceEdit:
         regions_arg = list(regions) if regions is not None else None
         try:
             photo = self.pipe.edit_photo(
-                prepared.rgba_or_rgb, expression, intensity, regions_arg, faces=list(prepared.edit_faces)
+                prepared.rgba_or_rgb,
+                expression,
+                intensity,
+                regions_arg,
+                faces=list(prepared.edit_faces),
+                glasses=GLASSES_CHOICES[glasses],
             )
         except ValueError as error:
             raise gr.Error(str(error)) from error
@@ -410,8 +438,8 @@ def build_demo(
     with gr.Blocks(title="hf_segan: facial expression editing", delete_cache=cleanup) as demo:
         writer = ResultWriter(demo.GRADIO_CACHE)
 
-        def edit(path: str | None, expression: str, intensity: float, regions: list[str]):
-            prepared, result = editor.edit(path, expression, intensity, regions)
+        def edit(path: str | None, expression: str, intensity: float, regions: list[str], glasses: str = "auto"):
+            prepared, result = editor.edit(path, expression, intensity, regions, glasses)
             edited_path = writer.png(result.photo, "edited")
             region = prepared.region
             labels = prepared.parsing.labels[region]
@@ -424,8 +452,8 @@ def build_demo(
                 notes_markdown([*prepared.notes, *result.notes], prepared.image.source),
             )
 
-        def all_expressions(path: str | None, intensity: float, regions: list[str]):
-            prepared, edits = editor.all_expressions(path, intensity, regions)
+        def all_expressions(path: str | None, intensity: float, regions: list[str], glasses: str = "auto"):
+            prepared, edits = editor.all_expressions(path, intensity, regions, glasses)
             notes = [note for result, _ in edits for note in result.notes]
             gallery = [(writer.png(result.photo, name), name) for result, name in edits]
             return gallery, notes_markdown([*prepared.notes, *notes], prepared.image.source)
@@ -453,6 +481,13 @@ def build_demo(
                     label="Regions that may change",
                     info="All ticked: the whole face may change. Otherwise only the ticked regions do.",
                 )
+                glasses = gr.Radio(
+                    list(GLASSES_CHOICES),
+                    value="auto",
+                    label="Glasses",
+                    info="The landmarks put the brows of a face with glasses on the frame, so they stay still (the "
+                    "frame must not bend). auto: found from the photo; no: move the brows (thin frames).",
+                )
                 with gr.Row():
                     edit_button = gr.Button("Edit expression", variant="primary", elem_id="edit-button")
                     gallery_button = gr.Button("Show all expressions")
@@ -478,11 +513,15 @@ def build_demo(
         shared = {"concurrency_id": CONCURRENCY_ID, "concurrency_limit": CONCURRENCY_LIMIT}
         # decoding and face detection run (and fail, with their message) as soon as a photo arrives
         photo.change(show_upload, photo, preview, api_name=False, **shared)
-        inputs = [photo, expression, intensity, regions]
+        inputs = [photo, expression, intensity, regions, glasses]
         outputs = [edited, comparison, parsing, legend, change, notes]
         edit_button.click(edit, inputs, outputs, api_name="edit", **shared)
         gallery_button.click(
-            all_expressions, [photo, intensity, regions], [gallery, notes], api_name="all_expressions", **shared
+            all_expressions,
+            [photo, intensity, regions, glasses],
+            [gallery, notes],
+            api_name="all_expressions",
+            **shared,
         )
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
     return demo

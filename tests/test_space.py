@@ -3,6 +3,7 @@
 import socket
 from pathlib import Path
 
+import gradio as gr
 import httpx
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 from conftest import build_tiny_pipeline
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from matplotlib import cbook
 from PIL import Image
 from skimage import data
 
@@ -414,3 +416,21 @@ def test_a_haar_fallback_face_comes_with_its_note(fresh_server, astronaut, monke
     monkeypatch.setattr(alignment, "_detect_landmark_faces", lambda *args: [])  # the landmark detector finds none
     notes = edit(fresh_server(), astronaut)[-1]
     assert HAAR_FALLBACK_NOTE in notes
+
+
+def test_the_glasses_choice_reaches_the_edit_and_is_checked(tmp_path):
+    """Grace Hopper wears glasses: 'auto' keeps her brows (and frame) still, as the pipeline does; 'no' moves them
+    as edit_photo(glasses=False) does; a choice the page does not offer is a readable error."""
+    with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as image:
+        image.convert("RGB").save(tmp_path / "grace.png")
+    pipe = SeganPipeline.from_pretrained(default_model_path())
+    editor = SpaceEditor(pipe)
+    for choice, glasses in (("auto", None), ("no", False)):
+        _, result = editor.edit(str(tmp_path / "grace.png"), "surprise", 1.0, None, choice)
+        expected = pipe.edit_photo(str(tmp_path / "grace.png"), "surprise", glasses=glasses)
+        assert np.array_equal(np.asarray(result.photo), np.asarray(expected.image)), choice
+    _, auto = editor.edit(str(tmp_path / "grace.png"), "surprise", 1.0, None, "auto")
+    _, moved = editor.edit(str(tmp_path / "grace.png"), "surprise", 1.0, None, "no")
+    assert not np.array_equal(np.asarray(auto.photo), np.asarray(moved.photo))
+    with pytest.raises(gr.Error, match="Glasses must be one of auto, yes, no"):
+        editor.edit(str(tmp_path / "grace.png"), "surprise", 1.0, None, "maybe")
