@@ -109,3 +109,7 @@ def flip_permutation(classes: tuple[str, ...] = FACE_PARSING_CLASSES) -> list[in
 #: is the eye on the image's left. SynthFaces renders neutral faces to this template and the photo aligner
 #: maps detected faces onto it, so training crops and inference crops agree.
 CANONICAL_EYE_CENTERS: tuple[tuple[float, float], tuple[float, float]] = ((0.37, 0.42), (0.63, 0.42))
+
+#: The words the CLI (``--glasses``) and the Space offer for ``SeganPipeline.edit_photo(glasses=...)``, and the
+#: value each stands for (auto: ``hf_segan.glasses.wears_glasses`` finds out per face).
+GLASSES_CHOICES: dict[str, bool | None] = {"auto": None, "yes": True, "no": False}

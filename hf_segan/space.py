@@ -42,7 +42,7 @@ import torch
 from PIL import Image
 
 from .alignment import AlignedFace, FoundFace, align_found_faces, detect_faces, locate_faces
-from .constants import EXPRESSIONS, FACE_PARSING_CLASSES, PARSING_PALETTE
+from .constants import EXPRESSIONS, FACE_PARSING_CLASSES, GLASSES_CHOICES, PARSING_PALETTE
 from .io import MAX_PIXELS, LoadedImage, load_image, save_image_atomic
 from .pipeline import PhotoParseResult, SeganPipeline, default_model_path
 
@@ -70,10 +70,6 @@ SPACE_DEFAULT_MODEL_NOTICE = (
 )
 
 T = TypeVar("T")
-
-
-#: The Space's glasses choices and what each tells :meth:`SeganPipeline.edit_photo` (``glasses``).
-GLASSES_CHOICES: dict[str, bool | None] = {"auto": None, "yes": True, "no": False}
 
 
 class LRUCache:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 from tqdm.auto import tqdm
 
+from ..constants import GLASSES_CHOICES
 from ._common import (
     OutputPlan,
     add_model_arguments,
@@ -46,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--regions", nargs="+", help="only these region groups may change (e.g. mouth eyes)")
     parser.add_argument(
         "--glasses",
-        choices=("auto", "yes", "no"),
+        choices=tuple(GLASSES_CHOICES),
         default="auto",
         help="photos: do the faces wear glasses? Their brows then stay still, as the landmarks put them on the frame "
         "(auto: found from each face's pixels)",
@@ -136,7 +137,7 @@ def _edit_photos(pipe, jobs: list[tuple[Path, Path]], expression, args) -> Itera
     from ..pipeline import NonFiniteOutputError
 
     faces = "all" if args.all_faces else "largest"
-    glasses = {"auto": None, "yes": True, "no": False}[args.glasses]
+    glasses = GLASSES_CHOICES[args.glasses]
     for path, target in jobs:
         try:
             loaded = load_image(path)
