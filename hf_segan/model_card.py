@@ -218,7 +218,7 @@ def write_model_card(folder: str | os.PathLike, **kwargs: Any) -> Path:
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"Cannot write a model card into {folder}: not an existing folder.")
-    text = str(build_model_card(**kwargs))
+    text = str(build_model_card(**kwargs)).rstrip("\n") + "\n"  # a text file ends with a newline
     with atomic_path(folder / "README.md") as tmp:
         tmp.write_text(text, encoding="utf-8")
     return folder / "README.md"

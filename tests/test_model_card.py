@@ -121,6 +121,8 @@ def test_write_replaces_an_existing_card_atomically(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
     assert "RaFD shows 67 posed models" in (tmp_path / "README.md").read_text()
     assert stat.S_IMODE((tmp_path / "README.md").stat().st_mode) & 0o044 == 0o044  # readable by others
+    text = (tmp_path / "README.md").read_text()
+    assert text.endswith("\n") and not text.endswith("\n\n")  # a text file: one final newline
     with pytest.raises(ValueError, match="must be a number"):
         write_model_card(tmp_path, model_name="m", trained_on="x", evaluation={"dataset": {"name": "d"}, "rows": [
             {"model": "m", "metrics": {"fid": None}}]})  # fmt: skip
