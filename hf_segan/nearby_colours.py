@@ -12,12 +12,23 @@ with every offset costs the face's size to the fourth power. The search is exact
 2. **Tiles.** For the pixels left, the photo around them is cut into tiles of :data:`TILE` x :data:`TILE` pixels,
    each summarised by its per-channel minimum and maximum: no pixel of a tile can be closer to a colour than that
    box, so only tiles whose box is at least as close as the best colour found so far are searched pixel by pixel.
-   A colour the face lacks nearby (the dark of a newly opened mouth) is far from almost every tile's box.
+   A colour the face lacks nearby is far from almost every tile's box.
+
+**A mouth is one place.** An opening mouth shows its own cavity, which is in shadow: the colour a photo shows of
+it is the dark between the lips, often only in the mouth's corners (a smile), far from the middle where the mouth
+opens. Inside the mouth's zone (:func:`mouth_zone`) every colour of the original mouth (:func:`mouth_colours`:
+lips, teeth, the shadow between them) therefore counts as nearby, wherever in the mouth it was. Colours from
+anywhere else in the face still do not (grey "brows" painted on a forehead, lips tinted a colour they never had).
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
+from scipy.spatial import cKDTree
+
+from .landmarks import LANDMARK_GROUPS
+from .warp_field import eye_distance
 
 #: Radius (pixels) of the disc's centre searched offset by offset before the tiles.
 RING_RADIUS = 6
@@ -27,15 +38,59 @@ TILE = 8
 TILES_PER_ROUND = 2
 #: Pixels x offsets (or pixels x tiles) compared per numpy step: bounds one step's memory.
 _STEP_ELEMENTS = 1 << 18
+#: How far (inter-ocular distances) beyond its outer lips a mouth's zone reaches: an opening mouth's lower lip
+#: drops by up to a fifth of an eye distance with the jaw (``photo_geometry.open_mouth_with_the_jaw``).
+MOUTH_ZONE_MARGIN = 0.25
+OUTER_LIPS = list(LANDMARK_GROUPS["outer_lips"])
+
+
+def mouth_colours(photo: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N, C) the distinct colours of ``photo`` (H, W, C uint8) inside the outer-lip contour of the face whose 68
+    landmarks are ``points`` (photo pixels): the colours an opening mouth may show anywhere in its zone."""
+    height, width = photo.shape[:2]
+    lips = np.asarray(points, np.float64)[OUTER_LIPS]
+    x0, y0 = np.floor(lips.min(0)).astype(int).clip(0, [width, height])
+    x1, y1 = (np.ceil(lips.max(0)).astype(int) + 2).clip(0, [width, height])
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(mask, [np.round((lips - (x0, y0)) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    return np.unique(photo[y0:y1, x0:x1][mask > 0].reshape(-1, photo.shape[2]), axis=0)
+
+
+def mouth_zone(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the outer-lip contour of ``points`` grown by :data:`MOUTH_ZONE_MARGIN` inter-ocular distances,
+    where :func:`mouth_colours` count as nearby."""
+    height, width = int(shape[0]), int(shape[1])
+    points = np.asarray(points, np.float64)
+    radius = max(1, round(MOUTH_ZONE_MARGIN * eye_distance(points)))
+    lips = points[OUTER_LIPS]
+    # drawn and grown in the lips' box (grown by the radius), not over the whole photo
+    x0, y0 = (np.floor(lips.min(0)).astype(int) - radius - 1).clip(0, [width, height])
+    x1, y1 = (np.ceil(lips.max(0)).astype(int) + radius + 2).clip(0, [width, height])
+    zone = np.zeros((height, width), bool)
+    if x1 <= x0 or y1 <= y0:
+        return zone
+    box = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(box, [np.round((lips - (x0, y0)) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    zone[y0:y1, x0:x1] = cv2.dilate(box, disc, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    return zone
 
 
 def snap_to_nearby_colours(
-    original: np.ndarray, ys: np.ndarray, xs: np.ndarray, colours: np.ndarray, radius: int, tolerance: int
+    original: np.ndarray,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    colours: np.ndarray,
+    radius: int,
+    tolerance: int,
+    shared: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each ``colours[i]`` (for the pixel ``(ys[i], xs[i])``) kept where ``original`` (H, W, C uint8) has a colour
     within ``tolerance`` levels of it (largest channel difference) within ``radius`` pixels (a disc; the photo's
     edge repeats past its border), else replaced by the closest colour the original has there (among equally
-    close ones, the first in the disc's row-major order).
+    close ones, the first in the disc's row-major order). ``shared`` (M, C) colours count as near every pixel
+    asked about (a mouth's own colours, for pixels in its zone: :func:`mouth_colours`); the closest of them
+    replaces a colour when it is closer than the disc's.
 
     Returns (N, C) uint8: a returned colour differs from the one asked about exactly where that colour is new
     near its pixel.
@@ -48,12 +103,23 @@ def snap_to_nearby_colours(
     result = wanted.astype(original.dtype)
     if len(ys) == 0:
         return result
-    search = _DiscSearch(original, np.asarray(ys), np.asarray(xs), int(radius))
-    best = search.rings(wanted, int(tolerance))
+    ys, xs = np.asarray(ys), np.asarray(xs)
+    asked = np.arange(len(ys))
+    if shared is not None and len(shared):
+        shared = np.asarray(shared).reshape(-1, original.shape[2])
+        shared_distance, shared_index = cKDTree(shared.astype(np.float64)).query(wanted.astype(np.float64), p=np.inf)
+        asked = np.nonzero(shared_distance > tolerance)[0]  # the others are a colour of the shared set already
+        if len(asked) == 0:
+            return result
+    search = _DiscSearch(original, ys[asked], xs[asked], int(radius))
+    best = search.rings(wanted[asked], int(tolerance))
     left = np.nonzero(best // search.size > tolerance)[0]
-    best[left] = search.tiles(left, wanted[left], best[left], int(tolerance))
+    best[left] = search.tiles(left, wanted[asked][left], best[left], int(tolerance))
     new = best // search.size > tolerance
-    result[new] = search.colour_at(np.nonzero(new)[0], best[new] % search.size)
+    result[asked[new]] = search.colour_at(np.nonzero(new)[0], best[new] % search.size)
+    if shared is not None and len(shared):
+        closer = new & (shared_distance[asked] < best // search.size)
+        result[asked[closer]] = shared[shared_index[asked[closer]]]
     return result
 
 

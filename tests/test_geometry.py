@@ -34,6 +34,7 @@ from hf_segan.mouth_interior import (
     NEARBY_COLOUR_RADIUS,
     NEARBY_COLOUR_TOLERANCE,
     fill_opened_mouth,
+    lip_line_colors,
     teeth_gap,
 )
 from hf_segan.photo_evaluation import Photo, find_face, rotate_photo
@@ -640,29 +641,55 @@ def test_surprise_drops_the_jaw_and_keeps_a_wrinkled_face_sharp(bundled_pipe, gr
     assert report.sharpness_passed and report.outside_passed, report
 
 
-def test_an_opened_mouth_adds_no_colour_the_face_did_not_have_nearby(bundled_pipe):
-    """The astronaut smiles with her teeth showing; surprise opens her mouth further, and the new opening's dark
-    shade (the lip line's darkest pixels, at the mouth's corners) used to land between teeth and lips, where the
-    photo had no such colour."""
-    photo = data.astronaut()
-    face = find_face(Photo("astronaut", "astronaut", photo))
-    edited = np.asarray(bundled_pipe.edit_photo(photo, "surprise", 1.0).image.convert("RGB"))
-    assert photo_fidelity(photo, edited, face.points, face.box).colour_passed
+def test_an_opened_smile_shows_its_own_shadow_adds_no_new_colour_and_stays_as_sharp(bundled_pipe):
+    """The astronaut smiles with her teeth showing and the dark of her mouth only in its corners; surprise opens her
+    mouth further. The opening's middle takes that shadow (it used to be repainted in the pink of her lips, the
+    only colours near the middle, which read as a tongue), no colour is new for the fidelity metric, and on the
+    photo turned by -10 degrees (softened by the rotation) the new edges keep the face within 10% of its
+    sharpness (unsoftened, 1.11)."""
+    for degrees in (0.0, -10.0):
+        photo = rotate_photo(data.astronaut(), degrees)
+        face = find_face(Photo("astronaut", "astronaut", photo))
+        found, _ = find_faces(photo, "largest", size=FIELD_SIZE)
+        scales = bundled_pipe.config["geometry_region_scales"]
+        condition = expression_condition("surprise", 1.0)
+        edit = edit_face_geometry(photo, found[0], bundled_pipe.geometry, condition, region_scales=scales)
+        opening = np.zeros(photo.shape[:2], np.uint8)
+        cv2.fillPoly(opening, [np.round(edit.target[60:68]).astype(np.int32)], 1)
+        luminance = edit.image[opening > 0] @ [0.299, 0.587, 0.114]
+        _, lips = lip_line_colors(photo, edit.source)
+        # shadow: darker than half the lips' median; 27% and 18% of the opening (in the lips' pink: 1.2% and 0.7%)
+        assert np.mean(luminance < 0.5 * float(lips @ [0.299, 0.587, 0.114])) > 0.1, degrees
+        edited = np.asarray(bundled_pipe.edit_photo(photo, "surprise", 1.0).image.convert("RGB"))
+        report = photo_fidelity(photo, edited, face.points, face.box)
+        assert report.colour_passed and report.sharpness_passed, (degrees, report)
 
 
-def test_the_opening_takes_only_colours_found_near_each_painted_pixel():
+def test_the_opening_takes_the_mouths_own_shadow_and_no_colour_from_elsewhere():
+    """The lip line is dark only at its two ends (a smile's corners): that shadow is the mouth's own, so it fills
+    the middle of the opening too (the mouth is one place), while a dark colour the face has only on a cheek never
+    enters the mouth, and nothing painted is new for the fidelity metric."""
     rng = np.random.default_rng(1)
     points = _face_points(256)
     photo = rng.integers(150, 200, (256, 256, 3), dtype=np.uint8)
-    for corner in (60, 64):  # the lip line is dark only at its two ends
-        cv2.circle(photo, tuple(int(v) for v in np.round(points[corner])), 3, (40, 10, 20), -1)
+    shadow, cheek = np.array([40, 10, 20]), np.array([10, 20, 120])
+    for corner in (60, 64):
+        cv2.circle(photo, tuple(int(v) for v in np.round(points[corner])), 3, shadow.tolist(), -1)
+    cheek_centre = np.round(points[54] + (0.3 * eye_distance(points), 0)).astype(int)
+    cv2.circle(photo, tuple(int(v) for v in cheek_centre), 4, cheek.tolist(), -1)
     target = points.copy()
     target[[61, 62, 63], 1] -= 8
     target[[65, 66, 67], 1] += 8
     result, painted = fill_opened_mouth(photo, photo, points, target)
     assert painted.any()
+    middle = np.round((target[62] + target[66]) / 2).astype(int)
+    assert np.abs(result[middle[1], middle[0]].astype(int) - shadow).max() <= NEARBY_COLOUR_TOLERANCE
+    assert np.abs(result[painted].astype(int) - cheek).max(axis=1).min() > 40
     radius = int(NEARBY_COLOUR_RADIUS * eye_distance(points))
-    assert new_colour_fraction(photo, result, painted, radius, tolerance=NEARBY_COLOUR_TOLERANCE) == 0.0
+    assert new_colour_fraction(photo, result, painted, radius, NEARBY_COLOUR_TOLERANCE, points=points) == 0.0
+    # the middle is further than the search radius from both corners: only the mouth rule lets its shadow there
+    assert np.linalg.norm(points[[60, 64]] - middle, axis=1).min() > radius
+    assert new_colour_fraction(photo, result, painted, radius, NEARBY_COLOUR_TOLERANCE) > 0.0
 
 
 def test_squeeze_prefilter_blurs_only_the_window_it_reads_with_the_whole_photos_result():

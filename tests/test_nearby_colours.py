@@ -89,3 +89,19 @@ def test_equally_close_colours_give_the_first_in_row_major_order():
     photo[20, 23], photo[10, 20] = (20, 200, 40), (10, 200, 30)
     got = snap_to_nearby_colours(photo, np.array([20]), np.array([20]), np.array([[0, 255, 0]], np.uint8), 12, 0)
     np.testing.assert_array_equal(got, [[10, 200, 30]])
+
+
+def test_shared_colours_count_as_near_every_pixel_and_replace_a_colour_when_closer():
+    """A mouth's own colours (``shared``) are near every pixel of its zone: one within the tolerance is kept however
+    far its nearest copy lies; beyond the tolerance, the closer of the shared colours and the disc's replaces it."""
+    photo = np.full((40, 40, 3), 120, np.uint8)
+    photo[2, 2] = (20, 10, 10)  # the shadow, 39 px from the pixel asked about
+    shared = np.array([[20, 10, 10], [200, 200, 200]], np.uint8)
+    ys, xs = np.full(3, 30), np.full(3, 30)
+    colours = np.array([[22, 12, 9], [60, 60, 60], [122, 118, 120]], np.uint8)
+    got = snap_to_nearby_colours(photo, ys, xs, colours, 5, 4, shared)
+    # kept (a shared colour within 4); the shadow is 50 away, the disc's grey 60; kept (the disc's grey within 4)
+    np.testing.assert_array_equal(got, [[22, 12, 9], [20, 10, 10], [122, 118, 120]])
+    np.testing.assert_array_equal(
+        snap_to_nearby_colours(photo, ys, xs, colours, 5, 4), [[120, 120, 120], [120, 120, 120], [122, 118, 120]]
+    )

@@ -117,6 +117,25 @@ def test_a_colour_is_new_where_nothing_near_had_it():
     assert new_colour_fraction(photo, photo.copy(), region, 5) == 0.0
 
 
+def test_the_mouths_own_shadow_is_not_new_anywhere_in_the_mouth_but_is_on_the_forehead():
+    """An opening mouth shows its own shadow across the opening, though the photo had it only in a corner; the same
+    colour painted on the forehead is paint."""
+    photo = _photo()
+    shadow = (30, 15, 20)
+    corner = np.round(POINTS[48] + (2, 0)).astype(int)  # inside the outer lips, at the left corner
+    photo[corner[1] - 1 : corner[1] + 2, corner[0] - 1 : corner[0] + 2] = shadow
+    middle = np.round((POINTS[51] + POINTS[57]) / 2).astype(int)
+    forehead = np.round(POINTS[27] - (0, 0.5 * 40)).astype(int)
+    radius = 10  # the middle is 16 px from the corner
+    region = editable_region(photo.shape, POINTS)
+    in_mouth, on_forehead = photo.copy(), photo.copy()
+    in_mouth[middle[1] - 1 : middle[1] + 2, middle[0] - 1 : middle[0] + 2] = shadow
+    on_forehead[forehead[1] - 1 : forehead[1] + 2, forehead[0] - 1 : forehead[0] + 2] = shadow
+    assert new_colour_fraction(photo, in_mouth, region, radius, points=POINTS) == 0.0
+    assert new_colour_fraction(photo, in_mouth, region, radius) == pytest.approx(9 / region.sum())
+    assert new_colour_fraction(photo, on_forehead, region, radius, points=POINTS) == pytest.approx(9 / region.sum())
+
+
 def test_bad_inputs_are_refused():
     photo = _photo()
     with pytest.raises(ValueError, match="shape"):

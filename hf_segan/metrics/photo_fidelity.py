@@ -14,7 +14,9 @@ landmarks, so an edit cannot move the goalposts:
 - ``new_colour_fraction``: share of the region's pixels whose edited colour is more than ``COLOUR_TOLERANCE``
   levels from every original colour within ``COLOUR_SEARCH_RADIUS`` inter-ocular distances of it, at most
   ``MAX_NEW_COLOUR_FRACTION``. A warp only brings colours from nearby; paint brings colours from nowhere, or from
-  elsewhere in the face (grey "brows" on a forehead are colours of the face, but not of the forehead).
+  elsewhere in the face (grey "brows" on a forehead are colours of the face, but not of the forehead). The mouth
+  is one place: near it, every colour of the original mouth counts as nearby (an opening mouth shows its own
+  shadow across the opening; :func:`~hf_segan.nearby_colours.mouth_zone`).
 
 ``docs/real_photos.md`` says why each bound is what it is.
 """
@@ -28,7 +30,7 @@ import cv2
 import numpy as np
 
 from ..alignment import check_rgb
-from ..nearby_colours import snap_to_nearby_colours
+from ..nearby_colours import mouth_colours, mouth_zone, snap_to_nearby_colours
 from .expression_geometry import eye_centres
 
 #: Growth of the landmark hull, in inter-ocular distances, that an edit may reach: a geometric edit moves skin
@@ -137,9 +139,11 @@ def new_colour_fraction(
     region: np.ndarray,
     radius: int,
     tolerance: int = COLOUR_TOLERANCE,
+    points: np.ndarray | None = None,
 ) -> float:
     """Share of ``region``'s pixels whose edited colour is new where it is: more than ``tolerance`` levels (in
-    some channel) from every original pixel within ``radius`` pixels (a disc).
+    some channel) from every original pixel within ``radius`` pixels (a disc) and, with the face's landmarks
+    ``points``, for a pixel in the mouth's zone, from every colour of the original mouth.
 
     Only changed pixels can be new; each is looked for among the original's colours in its disc
     (:func:`~hf_segan.nearby_colours.snap_to_nearby_colours`).
@@ -148,12 +152,20 @@ def new_colour_fraction(
     mask = _check_mask(region, original.shape)
     if not isinstance(radius, int) or radius < 0:
         raise ValueError(f"radius must be a non-negative integer number of pixels, got {radius!r}.")
-    ys, xs = np.nonzero(mask & (original != edited).any(axis=2))
-    if len(ys) == 0:
-        return 0.0
-    colours = edited[ys, xs]
-    new = np.any(snap_to_nearby_colours(original, ys, xs, colours, radius, tolerance) != colours, axis=1)
-    return float(new.sum() / mask.sum())
+    changed = mask & (original != edited).any(axis=2)
+    if points is None:
+        parts = [(changed, None)]
+    else:
+        zone = mouth_zone(original.shape, points)
+        parts = [(changed & ~zone, None), (changed & zone, mouth_colours(original, points))]
+    new = 0
+    for part, shared in parts:
+        ys, xs = np.nonzero(part)
+        if len(ys):
+            colours = edited[ys, xs]
+            snapped = snap_to_nearby_colours(original, ys, xs, colours, radius, tolerance, shared)
+            new += int(np.any(snapped != colours, axis=1).sum())
+    return float(new / mask.sum())
 
 
 @dataclass(frozen=True)
@@ -191,5 +203,5 @@ def photo_fidelity(
         outside_unchanged=outside_unchanged_fraction(original, edited, region),
         sharpness_ratio=sharpness_ratio(original, edited, face_box),
         mean_colour_shift=mean_colour_shift(original, edited, region),
-        new_colour_fraction=new_colour_fraction(original, edited, region, radius),
+        new_colour_fraction=new_colour_fraction(original, edited, region, radius, points=points),
     )
