@@ -105,3 +105,31 @@ def test_shared_colours_count_as_near_every_pixel_and_replace_a_colour_when_clos
     np.testing.assert_array_equal(
         snap_to_nearby_colours(photo, ys, xs, colours, 5, 4), [[120, 120, 120], [120, 120, 120], [122, 118, 120]]
     )
+
+
+@pytest.mark.parametrize(("radius", "tolerance"), [(5, 8), (13, 8), (21, 16)])
+def test_with_shared_colours_matches_the_definition(radius, tolerance):
+    """With ``shared`` colours: kept when one of them is within the tolerance; otherwise as without them, unless a
+    shared colour is closer than the disc's closest, which then replaces it (any of the equally close ones)."""
+    photo = textured_photo(radius + 1)
+    rng = np.random.default_rng(200 + radius)
+    ys, xs = rng.integers(0, 64, 200), rng.integers(0, 64, 200)
+    shared = rng.integers(0, 256, (40, 3)).astype(np.uint8)
+    # a third near a shared colour, a third near the photo's own colour there, a third anything
+    kind = np.arange(200)[:, None] % 3
+    near_shared = shared[rng.integers(0, 40, 200)].astype(int) + rng.integers(-6, 7, (200, 3))
+    near_photo = photo[ys, xs].astype(int) + rng.integers(-6, 7, (200, 3))
+    colours = np.select([kind == 0, kind == 1], [near_shared, near_photo], rng.integers(0, 256, (200, 3)))
+    colours = colours.clip(0, 255).astype(np.uint8)
+    got = snap_to_nearby_colours(photo, ys, xs, colours, radius, tolerance, shared)
+    plain = snap_one_by_one(photo, ys, xs, colours, radius, tolerance)
+    to_shared = np.abs(colours[:, None].astype(int) - shared[None].astype(int)).max(axis=2).min(axis=1)
+    to_disc = np.abs(plain.astype(int) - colours.astype(int)).max(axis=1)
+    keep = to_shared <= tolerance
+    np.testing.assert_array_equal(got[keep], colours[keep])
+    disc = ~keep & (to_disc <= to_shared)
+    np.testing.assert_array_equal(got[disc], plain[disc])
+    closer = ~keep & ~disc
+    assert np.all(np.abs(got[closer].astype(int) - colours[closer].astype(int)).max(axis=1) == to_shared[closer])
+    assert all((shared == colour).all(axis=1).any() for colour in got[closer])
+    assert keep.sum() and disc.sum() and closer.sum()  # every case occurs
