@@ -34,7 +34,7 @@ TEETH_GAP_DARKNESS = 0.6
 #: The redrawn interior is low-passed by a Gaussian of this many pixels. Its edges are new (resampled teeth against
 #: the mouth's own shadow, which may now fill the whole opening) and, drawn crisp, they were sharper than a photo
 #: that had been resampled itself: on the development photos turned by 10 degrees the face box's variance of the
-#: Laplacian rose to 1.13 of the original's, past the 10% bound (1.09 at most with this blur). In pixels, not eye
+#: Laplacian rose to 1.11-1.15 of the original's, past the 10% bound (1.09 at most with this blur). In pixels, not eye
 #: distances: it stands for a resampling's softness, which is per pixel whatever the size of the face.
 INTERIOR_SOFTNESS = 0.4
 #: Openings smaller than this (area in squared eye distances) are left to the warp: a sliver needs no interior.

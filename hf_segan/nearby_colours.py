@@ -51,6 +51,8 @@ def mouth_colours(photo: np.ndarray, points: np.ndarray) -> np.ndarray:
     lips = np.asarray(points, np.float64)[OUTER_LIPS]
     x0, y0 = np.floor(lips.min(0)).astype(int).clip(0, [width, height])
     x1, y1 = (np.ceil(lips.max(0)).astype(int) + 2).clip(0, [width, height])
+    if x1 <= x0 or y1 <= y0:  # the mouth lies outside the photo
+        return np.zeros((0, photo.shape[2]), photo.dtype)
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(mask, [np.round((lips - (x0, y0)) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
     return np.unique(photo[y0:y1, x0:x1][mask > 0].reshape(-1, photo.shape[2]), axis=0)
