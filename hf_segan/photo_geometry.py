@@ -24,6 +24,7 @@ from .mouth_interior import fill_opened_mouth
 from .warp_field import (
     FACE_MASK_BELOW_JAW,
     RADIUS_PER_EYE_DISTANCE,
+    DisplacementField,
     eye_distance,
     face_mask,
     field_in_photo,
@@ -86,6 +87,20 @@ JAW_FOLLOW = 0.5
 UPPER_LIP = (49, 50, 51, 52, 53, 61, 62, 63)
 LOWER_LIP = (55, 56, 57, 58, 59, 65, 66, 67)
 
+#: On a face with glasses the landmark net puts the brows on the frame's top bar, and the brows are seen just above
+#: it. The frame's line is held still, and the brows' moves are carried by points this far above it (eye
+#: distances), where the brows are; the skin between stretches or bunches instead of the frame bending.
+BROWS_ABOVE_FRAME = 0.12
+#: Kernel radius (eye distances) of the field that moves those brows (:func:`brows_above_frame`): short, so that
+#: the skin between the still frame and the moving brows stretches smoothly and the field does not reach the eyes.
+#: The face's own kernel (:data:`~hf_segan.warp_field.RADIUS_PER_EYE_DISTANCE`) rings across a gap this narrow
+#: and folds the skin above the frame.
+FRAME_BROW_RADIUS = 0.25
+#: Those brows rise by at most this share of their height above the frame: the skin between stretches by half at
+#: most. (The geometry model asks for more, 0.15 eye distances for Grace Hopper's surprise: it reads a brow on the
+#: frame as a brow low over the eye.)
+MAX_FRAME_GAP_STRETCH = 0.5
+
 #: The smallest Jacobian determinant the warp may have (see :meth:`DisplacementField.min_jacobian`); an edit whose
 #: field squeezes or stretches more than this is scaled down until it does not.
 MIN_JACOBIAN = 0.35
@@ -99,8 +114,8 @@ class GeometryEdit:
     """One face's geometric edit: the whole photo after it, the (H, W) bool mask of pixels it changed, the face's
     landmarks before and after (photo pixels), the share of the predicted moves that was applied (below 1
     where the warp would otherwise have folded), whether an eye the expression opens had to stay shut
-    (:func:`eyes_kept_shut`), and whether the face wears glasses, so that its brows were left still
-    (:func:`~hf_segan.glasses.wears_glasses`)."""
+    (:func:`eyes_kept_shut`), and whether the face wears glasses, so that its frame was held still and its brows
+    moved above it (:func:`~hf_segan.glasses.wears_glasses`, :func:`brows_above_frame`)."""
 
     image: np.ndarray
     changed: np.ndarray
@@ -224,6 +239,18 @@ def _per_landmark(shares: Mapping[str, float]) -> np.ndarray:
     return factors
 
 
+def brows_above_frame(source: np.ndarray, moves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For a face with glasses: ``(points, moves)`` of the brows seen above the frame, (10, 2) each (upright crop, y
+    down): the landmark brows (on the frame) raised by :data:`BROWS_ABOVE_FRAME` eye distances, with the landmark
+    brows' ``moves``, capped at :data:`MAX_FRAME_GAP_STRETCH` of their height above the frame upward and at
+    :data:`MAX_BROW_DESCENT` of it downward."""
+    brows = list(SCALE_GROUPS["brows"])
+    height = BROWS_ABOVE_FRAME * eye_distance(source)
+    carried = moves[brows].copy()
+    carried[:, 1] = np.clip(carried[:, 1], -MAX_FRAME_GAP_STRETCH * height, MAX_BROW_DESCENT * height)
+    return source[brows] - [0.0, height], carried
+
+
 def _folding_region(field, target: np.ndarray, moves: np.ndarray, size: int) -> str | None:
     """The region whose landmark moves most near (weighted by the field's kernel) where ``field`` squeezes most,
     when that is below :data:`MIN_JACOBIAN` (outside a newly opened mouth, see :func:`mouth_opening`); None when
@@ -239,6 +266,8 @@ def _folding_region(field, target: np.ndarray, moves: np.ndarray, size: int) -> 
     reach = RADIUS_PER_EYE_DISTANCE * eye_distance(target)
     strength = np.linalg.norm(moves[moving], axis=1) * wendland(distance, reach)
     culprit = moving[np.argmax(strength) if strength.max() > 0 else np.argmin(distance)]
+    if culprit >= 68:  # the brows carried above a frame (:func:`brows_above_frame`)
+        return "eyes"
     return next(name for name, ids in REGION_MOVES.items() if culprit in ids)
 
 
@@ -265,8 +294,9 @@ def edit_face_geometry(
     ``geometry_region_scales``, keyed by :data:`SCALE_GROUPS`; groups not named keep 1); that full-strength edit is
     held within what a face can do (:func:`limit_brow_descent`, :func:`limit_eye_widening`), its mouth opened by the
     jaw (:func:`open_mouth_with_the_jaw`), and only then multiplied by ``intensity`` (0 changes nothing), so half
-    the intensity is always half of the edit, never the same capped move. On a face that wears glasses the brows do
-    not move at all: ``glasses`` None finds out (:func:`~hf_segan.glasses.wears_glasses`), True or False says. The
+    the intensity is always half of the edit, never the same capped move. On a face that wears glasses the landmarks'
+    brows (on the frame) stay still and the brows seen above the frame move instead (:func:`brows_above_frame`):
+    ``glasses`` None finds out (:func:`~hf_segan.glasses.wears_glasses`), True or False says. The
     field is built on the face's aligned crop (its side is the field's resolution) and sampled at the photo's full
     resolution. Where the field would fold, only the region moving nearest to the fold is scaled down, step by step.
     """
@@ -280,7 +310,10 @@ def edit_face_geometry(
         (predicted - source) * scale * (movable_landmarks(regions) * region_scales_per_landmark(region_scales))[:, None]
     )
     glasses = wears_glasses(face.crop, source) if glasses is None else bool(glasses)
-    if glasses:  # the landmark net's brows lie on the frame: moving them would bend it
+    extra_source, extra_moves = np.zeros((0, 2)), np.zeros((0, 2))
+    if glasses:  # the landmark net's brows lie on the frame: the frame stays, the brows above it move
+        extra_source, extra_moves = brows_above_frame(source, full)
+        extra_moves = extra_moves * intensity
         full[list(SCALE_GROUPS["brows"])] = 0.0
     limited = limit_eye_widening(source, limit_brow_descent(source, full))
     moves = open_mouth_with_the_jaw(source, limited) * intensity
@@ -291,16 +324,31 @@ def edit_face_geometry(
     else:
         limit, anchors = face_mask(source, size), forehead_anchors(source)
     shares = dict.fromkeys(REGION_LANDMARKS, 1.0)
+    frame = source[list(SCALE_GROUPS["brows"])]
     while True:
         applied_moves = moves * _per_landmark(shares)[:, None]
         field = landmark_field(source, source + applied_moves, size, limit=limit, anchors=anchors)
-        folding = _folding_region(field, source + applied_moves, applied_moves, size)
+        carried = extra_moves * shares["eyes"]
+        if np.any(carried):
+            brows = landmark_field(
+                np.concatenate([frame, extra_source]),
+                np.concatenate([frame, extra_source + carried]),
+                size,
+                radius=FRAME_BROW_RADIUS * eye_distance(source),
+                limit=limit,
+                anchors=forehead_anchors(source),
+            )
+            field = DisplacementField(field.field + brows.field)
+        all_moves = np.concatenate([applied_moves, carried])
+        folding = _folding_region(field, np.concatenate([source, extra_source]) + all_moves, all_moves, size)
         if folding is None:
             break
         shares[folding] *= SHRINK_STEP
         if shares[folding] < SHRINK_STEP**MAX_SHRINKS:
             shares[folding] = 0.0
     moved = [name for name in REGION_MOVES if np.any(moves[list(REGION_MOVES[name])])]
+    if np.any(extra_moves):
+        moved = sorted({*moved, "eyes"})
     applied = min((shares[name] for name in moved), default=1.0)
     moves = applied_moves
     target_photo = _apply(face.inverse, source + moves)

@@ -506,9 +506,10 @@ class SeganPipeline(DiffusionPipeline):
             box: a precomputed face box ``(x, y, width, height)`` instead of detection.
             feather: width of the blend ramp at the face's edge (fraction of the crop side) for the learned edit.
             glasses: whether the faces wear glasses, for the geometric edit: the landmarks put such a face's brows
-                on the frame, so its brows do not move (a moved brow would bend the frame). None (default) finds out
-                from each face's pixels (:func:`~hf_segan.glasses.wears_glasses`); True or False overrides that for
-                every face edited, e.g. False for thin frames above which the brows are seen.
+                on the frame, so the frame's line is held still and the brows move above it (moving the landmarks
+                would bend the frame). None (default) finds out from each face's pixels
+                (:func:`~hf_segan.glasses.wears_glasses`); True or False overrides that for every face edited, e.g.
+                False for thin frames above which the landmarks find the brows themselves.
         """
         self._require_editor()
         if isinstance(faces, str):
@@ -604,9 +605,9 @@ class SeganPipeline(DiffusionPipeline):
                 )
             if edit.glasses and glasses is None:
                 notes.append(
-                    "One face wears glasses: the landmarks put its brows on the frame, and moving them would bend the "
-                    "frame, so the brows were not moved; say it has none (glasses=False, --glasses no, or 'no' in the "
-                    "Space) to move them anyway."
+                    "One face wears glasses: the landmarks put its brows on the frame, so the frame was held still "
+                    "and the brows moved above it, by less than without glasses; say it has none (glasses=False, "
+                    "--glasses no, or 'no' in the Space) to move the landmarks' brows instead."
                 )
             if edit.eyes_kept_shut:
                 notes.append(

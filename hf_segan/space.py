@@ -481,8 +481,9 @@ def build_demo(
                     list(GLASSES_CHOICES),
                     value="auto",
                     label="Glasses",
-                    info="The landmarks put the brows of a face with glasses on the frame, so they stay still (the "
-                    "frame must not bend). auto: found from the photo; no: move the brows (thin frames).",
+                    info="The landmarks put the brows of a face with glasses on the frame, so the frame is held still "
+                    "and the brows move above it. auto: found from the photo; no: move the landmarks' brows (thin "
+                    "frames).",
                 )
                 with gr.Row():
                     edit_button = gr.Button("Edit expression", variant="primary", elem_id="edit-button")

@@ -1,6 +1,6 @@
 """Glasses: found on Grace Hopper (who wears them) and not on the astronaut (who does not), in every view of the
-development set; found on the astronaut once a frame is drawn on her; and a face with glasses keeps its brows (the
-frame) still in a geometric edit, with a note saying why."""
+development set; found on the astronaut once a frame is drawn on her; and a face with glasses keeps its frame (where
+the landmarks put its brows) still in a geometric edit while its brows move above it, with a note saying why."""
 
 import cv2
 import numpy as np
@@ -12,7 +12,15 @@ from hf_segan.cli import main
 from hf_segan.expressions import expression_condition
 from hf_segan.glasses import BRIDGE_EDGE, RIM_EDGE, glasses_edges, wears_glasses
 from hf_segan.photo_evaluation import development_photos
-from hf_segan.photo_geometry import FIELD_SIZE, SCALE_GROUPS, edit_face_geometry
+from hf_segan.photo_geometry import (
+    BROWS_ABOVE_FRAME,
+    FIELD_SIZE,
+    MAX_BROW_DESCENT,
+    MAX_FRAME_GAP_STRETCH,
+    SCALE_GROUPS,
+    brows_above_frame,
+    edit_face_geometry,
+)
 from hf_segan.pipeline import SeganPipeline, default_model_path
 from hf_segan.warp_field import eye_distance
 
@@ -80,16 +88,36 @@ def bundled():
     return SeganPipeline.from_pretrained(default_model_path())
 
 
-def test_a_face_with_glasses_keeps_its_brows_and_frame_still(bundled, views):
+def _vertical_flow(before: np.ndarray, after: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Vertical optical flow (photo pixels, up negative) from ``before`` to ``after`` at ``points`` (N, 2)."""
+    grey = [cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in (before, after)]
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(grey[0], grey[1], None)
+    cols, rows = np.round(points).astype(int).T
+    return flow[rows, cols, 1]
+
+
+def test_a_face_with_glasses_keeps_its_frame_still_and_moves_the_brows_above_it(bundled, views):
+    """The landmarks put Grace Hopper's brows on her frame's top bar: surprise leaves that line where it was (the
+    frame does not bend) and raises the skin just above it, where her brows are, while her eyes still open."""
     photo, face = views["grace_hopper"]
     condition = expression_condition("surprise", 1.0)
     edit = edit_face_geometry(photo.rgb, face, bundled.geometry, condition)
     assert edit.glasses
     np.testing.assert_array_equal(edit.target[BROWS], edit.source[BROWS])
     assert np.abs(edit.target[36:48] - edit.source[36:48]).max() > 1.0  # the eyes still open
+    distance = eye_distance(edit.source)
+    inner = edit.source[[18, 19, 20, 21, 22, 23, 24, 25]]  # the brows' ends lie where the frame curves
+    frame = _vertical_flow(photo.rgb, edit.image, inner)
+    above = _vertical_flow(photo.rgb, edit.image, inner - (0, 0.12 * distance))
+    # the frame's line moves by under a pixel (its lower rims follow the widening eyes a little), the brows above
+    # it rise; moving the landmarks' brows instead takes the frame up by about 10 pixels
+    assert np.abs(frame).max() < 1.0, frame
+    assert above.mean() < -1.0, above
+    free = edit_face_geometry(photo.rgb, face, bundled.geometry, condition, glasses=False)
+    assert _vertical_flow(photo.rgb, free.image, inner).mean() < -5.0
     note = [n for n in bundled.edit_photo(photo.rgb, "surprise", 1.0).notes if "glasses" in n]
-    assert note and "brows were not moved" in note[0]
-    # without glasses the same expression raises the brows
+    assert note and "frame was held still" in note[0]
+    # without glasses the same expression raises the landmarks' brows themselves
     bare_photo, bare = views["astronaut"]
     bare_edit = edit_face_geometry(bare_photo.rgb, bare, bundled.geometry, condition)
     assert not bare_edit.glasses
@@ -130,3 +158,17 @@ def test_the_caller_can_say_whether_the_faces_wear_glasses(bundled, views, tmp_p
     )
     written = np.asarray(Image.open(tmp_path / "out" / "astronaut.png").convert("RGB"))
     np.testing.assert_array_equal(written, np.asarray(result.image.convert("RGB")))
+
+
+def test_the_brows_above_a_frame_rise_and_fall_within_their_gap(views):
+    """The brows carried above a frame sit a fixed height above it and move by at most half that height up (the
+    skin between stretches by half) and 0.4 of it down (it bunches), whatever the model asks."""
+    _, face = views["grace_hopper"]
+    source = np.asarray(face.landmarks, np.float64)
+    height = BROWS_ABOVE_FRAME * eye_distance(source)
+    for asked, allowed in ((-10.0, -MAX_FRAME_GAP_STRETCH * height), (10.0, MAX_BROW_DESCENT * height), (0.5, 0.5)):
+        moves = np.zeros((68, 2))
+        moves[BROWS] = (0.3, asked)
+        points, carried = brows_above_frame(source, moves)
+        np.testing.assert_allclose(points, source[BROWS] - (0, height))
+        np.testing.assert_allclose(carried, np.tile([0.3, allowed], (10, 1)))

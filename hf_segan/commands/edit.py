@@ -49,8 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--glasses",
         choices=tuple(GLASSES_CHOICES),
         default="auto",
-        help="photos: do the faces wear glasses? Their brows then stay still, as the landmarks put them on the frame "
-        "(auto: found from each face's pixels)",
+        help="photos: do the faces wear glasses? The frame is then held still and the brows move above it, as the "
+        "landmarks put them on the frame (auto: found from each face's pixels)",
     )
     parser.add_argument("--all-faces", action="store_true", help="edit every detected face, not only the largest")
     parser.add_argument("--margin", type=float, default=1.0, help="zoom-out of the face crop (1 = training template)")
