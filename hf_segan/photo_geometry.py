@@ -271,6 +271,33 @@ def _folding_region(field, target: np.ndarray, moves: np.ndarray, size: int) -> 
     return next(name for name, ids in REGION_MOVES.items() if culprit in ids)
 
 
+def _face_field(
+    source: np.ndarray,
+    moves: np.ndarray,
+    above_frame: np.ndarray,
+    above_frame_moves: np.ndarray,
+    size: int,
+    limit: np.ndarray,
+    anchors: np.ndarray,
+) -> DisplacementField:
+    """The field that carries the landmarks ``source`` by ``moves`` and, on a face with glasses, the brows above
+    the frame (:func:`brows_above_frame`) by theirs: a field of their own with a short kernel, whose fixed points
+    are the frame's line (the landmarks' brows) and the forehead, added to the face's."""
+    field = landmark_field(source, source + moves, size, limit=limit, anchors=anchors)
+    if not np.any(above_frame_moves):
+        return field
+    frame = source[list(SCALE_GROUPS["brows"])]
+    brows = landmark_field(
+        np.concatenate([frame, above_frame]),
+        np.concatenate([frame, above_frame + above_frame_moves]),
+        size,
+        radius=FRAME_BROW_RADIUS * eye_distance(source),
+        limit=limit,
+        anchors=forehead_anchors(source),
+    )
+    return DisplacementField(field.field + brows.field)
+
+
 def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ matrix[:, :2].T + matrix[:, 2]
 
@@ -324,21 +351,10 @@ def edit_face_geometry(
     else:
         limit, anchors = face_mask(source, size), forehead_anchors(source)
     shares = dict.fromkeys(REGION_LANDMARKS, 1.0)
-    frame = source[list(SCALE_GROUPS["brows"])]
     while True:
         applied_moves = moves * _per_landmark(shares)[:, None]
-        field = landmark_field(source, source + applied_moves, size, limit=limit, anchors=anchors)
         carried = extra_moves * shares["eyes"]
-        if np.any(carried):
-            brows = landmark_field(
-                np.concatenate([frame, extra_source]),
-                np.concatenate([frame, extra_source + carried]),
-                size,
-                radius=FRAME_BROW_RADIUS * eye_distance(source),
-                limit=limit,
-                anchors=forehead_anchors(source),
-            )
-            field = DisplacementField(field.field + brows.field)
+        field = _face_field(source, applied_moves, extra_source, carried, size, limit, anchors)
         all_moves = np.concatenate([applied_moves, carried])
         folding = _folding_region(field, np.concatenate([source, extra_source]) + all_moves, all_moves, size)
         if folding is None:
