@@ -3,8 +3,9 @@
 Why it matters: face-api's landmark net puts the brows of a face with glasses on the frame's top rim (the brows
 behind it are hidden or faint), and the geometric edit moves the photo's pixels at the landmarks. Raising or
 lowering those "brows" bends the frame, which real glasses never do (Grace Hopper's surprise arched and thickened
-her frame's top rim). Knowing the glasses are there, :func:`~hf_segan.photo_geometry.edit_face_geometry` leaves
-the brows, and with them the frame, where they are.
+her frame's top rim). Knowing the glasses are there, :func:`~hf_segan.photo_geometry.edit_face_geometry` holds
+the landmarks' brows, and with them the frame, where they are, and moves the brows above the frame instead
+(:func:`~hf_segan.photo_geometry.brows_above_frame`).
 
 The cues are parts of a frame that a bare face has nothing like, in places the landmarks give:
 

@@ -9,7 +9,7 @@ covers is new opening: a dark gradient from the darkest pixels along the source'
 between the lips) in the middle to the lip line's median colour at the edge, feathered into the warped lips. A
 painted pixel whose colour the original photo does not have (within :data:`NEARBY_COLOUR_TOLERANCE` levels) within
 :data:`NEARBY_COLOUR_RADIUS` of it, nor anywhere in its mouth (the mouth is one place: its shadow, often seen only
-in a smile's corners, is what its opening shows; :func:`~hf_segan.nearby_colours.mouth_zone`), takes the closest
+in a smile's corners, is what its opening shows; :func:`~hf_segan.nearby_colours.in_mouth_zone`), takes the closest
 colour that it does have there, so the fill adds no colour the face did not have there. No new teeth or tongue
 appear: a newly opened mouth reads as a dark opening, as in a shadowed photo.
 """
@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from .landmarks import LANDMARK_GROUPS
-from .nearby_colours import mouth_colours, mouth_zone, snap_to_nearby_colours
-from .warp_field import RESAMPLING, eye_distance
+from .nearby_colours import snap_to_nearby_or_mouth_colours
+from .warp_field import RESAMPLING, eye_distance, polygon_mask
 
 INNER_LIPS = list(LANDMARK_GROUPS["inner_lips"])
 #: The inner-lip contour's upper and lower halves, each from the image-left corner (60) to the right one (64).
@@ -129,12 +129,6 @@ def teeth_gap(original: np.ndarray, source: np.ndarray) -> float:
     return float(shares[darkest]) if rows[darkest] < TEETH_GAP_DARKNESS * float(np.median(rows)) else 1.0
 
 
-def _polygon_mask(points: np.ndarray, origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [np.round((points - origin) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-    return mask
-
-
 def fill_opened_mouth(
     warped: np.ndarray, original: np.ndarray, source: np.ndarray, target: np.ndarray, *, in_place: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -159,7 +153,7 @@ def fill_opened_mouth(
     if x1 <= x0 or y1 <= y0:
         return warped, painted
     shape = (y1 - y0, x1 - x0)
-    opening = _polygon_mask(target[INNER_LIPS], (x0, y0), shape)
+    opening = polygon_mask(target[INNER_LIPS], (x0, y0), shape)
     depth = cv2.distanceTransform(opening, cv2.DIST_L2, 3)
     if depth.max() <= 0:
         return warped, painted
@@ -176,10 +170,10 @@ def fill_opened_mouth(
     blended = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
     radius = max(1, int(NEARBY_COLOUR_RADIUS * distance))
     tolerance = NEARBY_COLOUR_TOLERANCE
-    zone = mouth_zone(original.shape, source)[y0:y1, x0:x1]
-    for part, shared in ((~zone, None), (zone, mouth_colours(original, source))):
-        ys, xs = np.nonzero(np.any(blended != warped[y0:y1, x0:x1], axis=-1) & part)
-        blended[ys, xs] = snap_to_nearby_colours(original, ys + y0, xs + x0, blended[ys, xs], radius, tolerance, shared)
+    ys, xs = np.nonzero(np.any(blended != warped[y0:y1, x0:x1], axis=-1))
+    blended[ys, xs] = snap_to_nearby_or_mouth_colours(
+        original, ys + y0, xs + x0, blended[ys, xs], radius, tolerance, source
+    )
     painted[y0:y1, x0:x1] = np.any(blended != warped[y0:y1, x0:x1], axis=-1)
     result = warped if in_place else warped.copy()
     result[y0:y1, x0:x1] = blended
@@ -203,7 +197,7 @@ def _moved_interior(
     pixels = np.stack([xs, ys], -1)
     s = (pixels - origin) @ along
     # the source opening, feathered, on the box (which holds both the source and the target mouth)
-    opening = _polygon_mask(source[INNER_LIPS], (x0, y0), xs.shape).astype(np.float32)
+    opening = polygon_mask(source[INNER_LIPS], (x0, y0), xs.shape).astype(np.float32)
     opening = cv2.GaussianBlur(opening, (0, 0), feather)
     gap = teeth_gap(original, source)
     # sampling overshoot is clipped to the colours of the source pixels around the mouth, as in the warp itself

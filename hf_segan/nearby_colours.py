@@ -16,7 +16,7 @@ with every offset costs the face's size to the fourth power. The search is exact
 
 **A mouth is one place.** An opening mouth shows its own cavity, which is in shadow: the colour a photo shows of
 it is the dark between the lips, often only in the mouth's corners (a smile), far from the middle where the mouth
-opens. Inside the mouth's zone (:func:`mouth_zone`) every colour of the original mouth (:func:`mouth_colours`:
+opens. Inside the mouth's zone (:func:`in_mouth_zone`) every colour of the original mouth (:func:`mouth_colours`:
 lips, teeth, the shadow between them) therefore counts as nearby, wherever in the mouth it was. Colours from
 anywhere else in the face still do not (grey "brows" painted on a forehead, lips tinted a colour they never had).
 """
@@ -28,7 +28,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .landmarks import LANDMARK_GROUPS
-from .warp_field import eye_distance
+from .warp_field import eye_distance, polygon_mask
 
 #: Radius (pixels) of the disc's centre searched offset by offset before the tiles.
 RING_RADIUS = 6
@@ -44,38 +44,67 @@ MOUTH_ZONE_MARGIN = 0.25
 OUTER_LIPS = list(LANDMARK_GROUPS["outer_lips"])
 
 
+def _outer_lips(points: np.ndarray, shape: tuple[int, ...], pad: int) -> tuple[int, int, np.ndarray] | None:
+    """``(x0, y0, mask)``: the outer-lip contour of the face whose 68 landmarks are ``points`` drawn in its box,
+    grown by ``pad`` pixels and clipped to a photo of ``shape``, whose pixel (0, 0) is ``(x0, y0)``; None when the
+    box lies outside the photo."""
+    height, width = int(shape[0]), int(shape[1])
+    lips = np.asarray(points, np.float64)[OUTER_LIPS]
+    x0, y0 = (np.floor(lips.min(0)).astype(int) - pad).clip(0, [width, height])
+    x1, y1 = (np.ceil(lips.max(0)).astype(int) + pad + 2).clip(0, [width, height])
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return int(x0), int(y0), polygon_mask(lips, (x0, y0), (y1 - y0, x1 - x0))
+
+
 def mouth_colours(photo: np.ndarray, points: np.ndarray) -> np.ndarray:
     """(N, C) the distinct colours of ``photo`` (H, W, C uint8) inside the outer-lip contour of the face whose 68
     landmarks are ``points`` (photo pixels): the colours an opening mouth may show anywhere in its zone."""
-    height, width = photo.shape[:2]
-    lips = np.asarray(points, np.float64)[OUTER_LIPS]
-    x0, y0 = np.floor(lips.min(0)).astype(int).clip(0, [width, height])
-    x1, y1 = (np.ceil(lips.max(0)).astype(int) + 2).clip(0, [width, height])
-    if x1 <= x0 or y1 <= y0:  # the mouth lies outside the photo
+    window = _outer_lips(points, photo.shape, 0)
+    if window is None:  # the mouth lies outside the photo
         return np.zeros((0, photo.shape[2]), photo.dtype)
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(mask, [np.round((lips - (x0, y0)) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-    return np.unique(photo[y0:y1, x0:x1][mask > 0].reshape(-1, photo.shape[2]), axis=0)
+    x0, y0, mask = window
+    height, width = mask.shape
+    return np.unique(photo[y0 : y0 + height, x0 : x0 + width][mask > 0].reshape(-1, photo.shape[2]), axis=0)
 
 
-def mouth_zone(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:
-    """(H, W) bool: the outer-lip contour of ``points`` grown by :data:`MOUTH_ZONE_MARGIN` inter-ocular distances,
-    where :func:`mouth_colours` count as nearby."""
-    height, width = int(shape[0]), int(shape[1])
-    points = np.asarray(points, np.float64)
-    radius = max(1, round(MOUTH_ZONE_MARGIN * eye_distance(points)))
-    lips = points[OUTER_LIPS]
-    # drawn and grown in the lips' box (grown by the radius), not over the whole photo
-    x0, y0 = (np.floor(lips.min(0)).astype(int) - radius - 1).clip(0, [width, height])
-    x1, y1 = (np.ceil(lips.max(0)).astype(int) + radius + 2).clip(0, [width, height])
-    zone = np.zeros((height, width), bool)
-    if x1 <= x0 or y1 <= y0:
-        return zone
-    box = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(box, [np.round((lips - (x0, y0)) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+def in_mouth_zone(shape: tuple[int, ...], points: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """(N,) bool: whether each pixel ``(ys[i], xs[i])`` of a photo of ``shape`` lies in the mouth's zone, the
+    outer-lip contour of ``points`` grown by :data:`MOUTH_ZONE_MARGIN` inter-ocular distances, where
+    :func:`mouth_colours` count as nearby. The zone is drawn in the lips' box only, not over the whole photo."""
+    ys, xs = np.asarray(ys), np.asarray(xs)
+    radius = max(1, round(MOUTH_ZONE_MARGIN * eye_distance(np.asarray(points, np.float64))))
+    inside = np.zeros(ys.shape, bool)
+    window = _outer_lips(points, shape, radius + 1)
+    if window is None:
+        return inside
+    x0, y0, mask = window
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    zone[y0:y1, x0:x1] = cv2.dilate(box, disc, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
-    return zone
+    zone = cv2.dilate(mask, disc, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    rows, cols = ys - y0, xs - x0
+    within = (rows >= 0) & (rows < zone.shape[0]) & (cols >= 0) & (cols < zone.shape[1])
+    inside[within] = zone[rows[within], cols[within]]
+    return inside
+
+
+def snap_to_nearby_or_mouth_colours(
+    original: np.ndarray,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    colours: np.ndarray,
+    radius: int,
+    tolerance: int,
+    points: np.ndarray,
+) -> np.ndarray:
+    """:func:`snap_to_nearby_colours`, the mouth being one place: for the pixels in the mouth's zone
+    (:func:`in_mouth_zone`) of the face whose 68 landmarks are ``points``, every colour of the original mouth
+    (:func:`mouth_colours`) counts as near too."""
+    ys, xs, colours = np.asarray(ys), np.asarray(xs), np.asarray(colours)
+    result = np.empty(colours.shape, original.dtype)
+    in_zone = in_mouth_zone(original.shape, points, ys, xs)
+    for part, shared in ((~in_zone, None), (in_zone, mouth_colours(original, points) if in_zone.any() else None)):
+        result[part] = snap_to_nearby_colours(original, ys[part], xs[part], colours[part], radius, tolerance, shared)
+    return result
 
 
 def snap_to_nearby_colours(

@@ -31,6 +31,7 @@ from .warp_field import (
     forehead_anchors,
     jaw_anchors,
     landmark_field,
+    polygon_mask,
     warp_photo,
     wendland,
 )
@@ -61,8 +62,8 @@ SCALE_GROUPS: dict[str, tuple[int, ...]] = {
 #: varies over a fifth of it, whatever resolution the editor works at.
 FIELD_SIZE = 128
 #: A brow may come down by at most this share of its height above the upper eyelid: lower, the skin between would
-#: have to vanish (a real brow stops at the lid), and on faces with glasses the detected brow often sits on the
-#: frame, close to the lid.
+#: have to vanish (a real brow stops at the lid). The brows above a frame come down toward it by at most the same
+#: share of their height above it (:func:`brows_above_frame`).
 MAX_BROW_DESCENT = 0.4
 #: An eye may open by at most this share of its height (each facing pair of lid points): a wider eye would need
 #: more of the eyeball than the photo shows, and a warp can only make it by stretching the iris and lashes, which
@@ -130,9 +131,7 @@ def mouth_opening(points: np.ndarray, size: int) -> np.ndarray:
     """(size, size) bool: inside the inner-lip contour of ``points`` (crop pixels), grown by a pixel. A closed mouth
     that opens must fold the warp there (the lips' meeting line is spread over the gap); that part is painted over
     by :func:`~hf_segan.mouth_interior.fill_opened_mouth`, so the fold guard does not count it."""
-    mask = np.zeros((size, size), np.uint8)
-    inner = np.round(points[list(LANDMARK_GROUPS["inner_lips"])] * 16).astype(np.int32)
-    cv2.fillPoly(mask, [inner], 1, cv2.LINE_8, 4)
+    mask = polygon_mask(points[list(LANDMARK_GROUPS["inner_lips"])], (0, 0), (size, size))
     return cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0
 
 
@@ -363,8 +362,8 @@ def edit_face_geometry(
         if shares[folding] < SHRINK_STEP**MAX_SHRINKS:
             shares[folding] = 0.0
     moved = [name for name in REGION_MOVES if np.any(moves[list(REGION_MOVES[name])])]
-    if np.any(extra_moves):
-        moved = sorted({*moved, "eyes"})
+    if np.any(extra_moves):  # the brows above a frame are the eyes region's moves too
+        moved.append("eyes")
     applied = min((shares[name] for name in moved), default=1.0)
     moves = applied_moves
     target_photo = _apply(face.inverse, source + moves)

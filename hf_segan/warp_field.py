@@ -159,6 +159,14 @@ def jaw_anchors(points: np.ndarray, depth: float = JAW_ANCHOR_DEPTH) -> np.ndarr
     return points[1:16] + np.array([0.0, depth * eye_distance(points)])
 
 
+def polygon_mask(points: np.ndarray, origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """(h, w) uint8 of ``shape``: 1 inside the polygon ``points`` (pixels, drawn with a sixteenth of a pixel's
+    precision) in a window whose pixel (0, 0) is ``origin``, 0 elsewhere."""
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round((np.asarray(points) - origin) * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    return mask
+
+
 def face_mask(
     points: np.ndarray,
     size: int,
@@ -178,9 +186,8 @@ def face_mask(
     jaw = np.concatenate([points[:17], points[:17] + np.array([0.0, below_jaw * distance])])
     hull = cv2.convexHull(np.concatenate([jaw, brows]).astype(np.float32))[:, 0]
     radius = max(1, round(feather * distance / 2))
-    mask = np.zeros((size, size), np.uint8)
-    cv2.fillPoly(mask, [np.round(hull * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-    mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    mask = cv2.erode(polygon_mask(hull, (0, 0), (size, size)), disc)
     return cv2.GaussianBlur(mask.astype(np.float32), (2 * radius + 1, 2 * radius + 1), sigmaX=radius / 2)
 
 

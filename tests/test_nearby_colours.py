@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from face_shapes import neutral_face, place
 
-from hf_segan.nearby_colours import mouth_colours, mouth_zone, snap_to_nearby_colours
+from hf_segan.nearby_colours import in_mouth_zone, mouth_colours, snap_to_nearby_colours
 
 
 def snap_one_by_one(original, ys, xs, colours, radius, tolerance):
@@ -139,7 +139,8 @@ def test_with_shared_colours_matches_the_definition(radius, tolerance):
 def test_a_mouth_outside_the_photo_has_no_colours_and_no_zone():
     photo = np.full((50, 50, 3), 90, np.uint8)
     points = place(neutral_face(), 40.0, 0.0, (25.0, -80.0))  # the whole face above the photo
+    ys, xs = np.nonzero(np.ones(photo.shape[:2], bool))
     assert mouth_colours(photo, points).shape == (0, 3)
-    assert not mouth_zone(photo.shape, points).any()
+    assert not in_mouth_zone(photo.shape, points, ys, xs).any()
     inside = place(neutral_face(), 20.0, 0.0, (25.0, 10.0))
-    assert mouth_colours(photo, inside).tolist() == [[90, 90, 90]] and mouth_zone(photo.shape, inside).any()
+    assert mouth_colours(photo, inside).tolist() == [[90, 90, 90]] and in_mouth_zone(photo.shape, inside, ys, xs).any()

@@ -16,7 +16,7 @@ landmarks, so an edit cannot move the goalposts:
   ``MAX_NEW_COLOUR_FRACTION``. A warp only brings colours from nearby; paint brings colours from nowhere, or from
   elsewhere in the face (grey "brows" on a forehead are colours of the face, but not of the forehead). The mouth
   is one place: near it, every colour of the original mouth counts as nearby (an opening mouth shows its own
-  shadow across the opening; :func:`~hf_segan.nearby_colours.mouth_zone`).
+  shadow across the opening; :func:`~hf_segan.nearby_colours.in_mouth_zone`).
 
 ``docs/real_photos.md`` says why each bound is what it is.
 """
@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from ..alignment import check_rgb
-from ..nearby_colours import mouth_colours, mouth_zone, snap_to_nearby_colours
+from ..nearby_colours import snap_to_nearby_colours, snap_to_nearby_or_mouth_colours
 from .expression_geometry import eye_centres
 
 #: Growth of the landmark hull, in inter-ocular distances, that an edit may reach: a geometric edit moves skin
@@ -152,20 +152,16 @@ def new_colour_fraction(
     mask = _check_mask(region, original.shape)
     if not isinstance(radius, int) or radius < 0:
         raise ValueError(f"radius must be a non-negative integer number of pixels, got {radius!r}.")
-    changed = mask & (original != edited).any(axis=2)
+    ys, xs = np.nonzero(mask & (original != edited).any(axis=2))
+    if len(ys) == 0:
+        return 0.0
+    colours = edited[ys, xs]
     if points is None:
-        parts = [(changed, None)]
+        snapped = snap_to_nearby_colours(original, ys, xs, colours, radius, tolerance)
     else:
-        zone = mouth_zone(original.shape, points)
-        parts = [(changed & ~zone, None), (changed & zone, mouth_colours(original, points))]
-    new = 0
-    for part, shared in parts:
-        ys, xs = np.nonzero(part)
-        if len(ys):
-            colours = edited[ys, xs]
-            snapped = snap_to_nearby_colours(original, ys, xs, colours, radius, tolerance, shared)
-            new += int(np.any(snapped != colours, axis=1).sum())
-    return float(new / mask.sum())
+        snapped = snap_to_nearby_or_mouth_colours(original, ys, xs, colours, radius, tolerance, points)
+    new = np.any(snapped != colours, axis=1)
+    return float(new.sum() / mask.sum())
 
 
 @dataclass(frozen=True)
